@@ -1,0 +1,57 @@
+# Anteroom: `make run` sets everything up and serves; `make test` runs the whole suite.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 5000
+export ANTEROOM_ENV ?= development
+export FLASK_APP := wsgi
+
+.PHONY: run test setup assets db demo lint bench clean chromium
+
+$(BIN)/activate: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(BIN)/activate
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch node_modules/.package-lock.json
+
+app/static/vendor/socket.io.esm.min.js: node_modules/.package-lock.json
+	mkdir -p app/static/vendor
+	cp node_modules/socket.io-client/dist/socket.io.esm.min.js app/static/vendor/
+
+assets: app/static/vendor/socket.io.esm.min.js
+
+setup: $(BIN)/activate assets
+
+db: setup
+	$(BIN)/flask db upgrade
+
+demo: db
+	$(BIN)/flask demo --if-empty
+
+run: demo
+	PORT=$(PORT) $(BIN)/python wsgi.py
+
+# Browser tests drive Debian's Chromium; install it when it is missing and we may.
+chromium:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "Browser tests need Chromium: sudo apt-get install chromium" >&2; exit 1; fi; }
+
+test: setup chromium
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: setup
+	$(BIN)/python -m bench.request_latency
+	$(BIN)/python -m bench.call_setup
+
+clean:
+	rm -rf $(VENV) node_modules app/static/vendor .pytest_cache

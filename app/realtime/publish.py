@@ -1,0 +1,102 @@
+"""The one place that emits.
+
+A service collects messages in an Outbox while it works, stamps their stream versions in
+its transaction, commits, and only then publishes. Room names are stream names.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from app.extensions import db, socketio
+from app.models import StreamVersion
+
+
+def provider_stream(user_id: int) -> str:
+    return f"provider:{user_id}"
+
+
+def requester_stream(user_id: int) -> str:
+    return f"requester:{user_id}"
+
+
+DIRECTORY = "directory"
+
+
+def visit_room(visit_id: int) -> str:
+    return f"visit:{visit_id}"
+
+
+def waiting_room(visit_id: int) -> str:
+    return f"waiting:{visit_id}"
+
+
+@dataclass
+class Message:
+    event: str
+    room: str
+    payload: dict
+    versioned: bool = True
+
+
+@dataclass
+class Outbox:
+    messages: list[Message] = field(default_factory=list)
+
+    def add(self, event: str, stream: str, payload: dict) -> None:
+        """A live update on a versioned stream (dashboards, directory)."""
+        self.messages.append(Message(event, stream, payload))
+
+    def add_call(self, event: str, room: str, payload: dict) -> None:
+        """A call-room message (waiting and visit rooms); not versioned."""
+        self.messages.append(Message(event, room, payload, versioned=False))
+
+    def stamp(self) -> None:
+        """Advance each stream's version in the open transaction; call before commit."""
+        counts = Counter(m.room for m in self.messages if m.versioned)
+        if not counts:
+            return
+        latest = advance_streams(counts)
+        next_version = {name: latest[name] - counts[name] + 1 for name in counts}
+        for message in self.messages:
+            if message.versioned:
+                message.payload = {
+                    **message.payload,
+                    "stream": message.room,
+                    "version": next_version[message.room],
+                }
+                next_version[message.room] += 1
+
+    def publish(self) -> None:
+        """Emit every message; call after commit."""
+        for message in self.messages:
+            socketio.emit(message.event, message.payload, to=message.room)
+        self.messages.clear()
+
+
+def advance_streams(counts: dict[str, int]) -> dict[str, int]:
+    """Add counts[name] to each stream's version (creating it) and return the new values."""
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    latest = {}
+    # A fixed order keeps concurrent transactions from locking rows in opposite orders.
+    for name in sorted(counts):
+        stmt = insert(StreamVersion).values(name=name, version=counts[name])
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[StreamVersion.name],
+            set_={"version": StreamVersion.version + counts[name]},
+        ).returning(StreamVersion.version)
+        latest[name] = db.session.execute(stmt).scalar_one()
+    return latest
+
+
+def stream_version(name: str) -> int:
+    """The version a snapshot is taken at; read it before the snapshot's data."""
+    version = db.session.execute(
+        select(StreamVersion.version).where(StreamVersion.name == name)
+    ).scalar_one_or_none()
+    return version or 0

@@ -1,0 +1,282 @@
+"""On-demand requests: ask, accept, decline, cancel, dismiss.
+
+Every transition is one conditional UPDATE (… WHERE state = 'pending'): when two racing
+callers both pass the domain check, the database lets exactly one of them win and the
+others get Conflict with the state that beat them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import current_app
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from app.extensions import db
+from app.models import Participant, Role, SessionRequest, User, Visit
+from app.models.types import utcnow
+from app.realtime.publish import Outbox, provider_stream, requester_stream
+from app.services.availability import lock_provider
+from app.services.errors import Conflict, Forbidden, Invalid, NotFound
+from app.services.serialize import request_dict, visit_dict
+from clinicqueue import (
+    UNAVAILABLE_NOTE,
+    InvalidTransition,
+    RequestAction,
+    RequestBlocked,
+    RequestState,
+    VisitSource,
+    VisitState,
+    decide_new_request,
+    transition_request,
+)
+from clinicqueue.request import OpenRequest, can_dismiss
+
+MAX_NOTE_LENGTH = 500
+
+
+def _announce(outbox: Outbox, req: SessionRequest) -> None:
+    payload = request_dict(req)
+    outbox.add("request_updated", provider_stream(req.provider_id), payload)
+    outbox.add("request_updated", requester_stream(req.requester_id), payload)
+
+
+def _load(request_id: int) -> SessionRequest:
+    req = db.session.get(SessionRequest, request_id, populate_existing=True)
+    if req is None:
+        raise NotFound("No such request.")
+    return req
+
+
+def _conflict(request_id: int, action: RequestAction) -> Conflict:
+    db.session.rollback()
+    current = _load(request_id)
+    return Conflict(
+        f"The request is already {current.state}; it cannot be {action.value}ed.",
+        state=current.state,
+        request=request_dict(current),
+    )
+
+
+def _apply(req: SessionRequest, action: RequestAction, now: datetime, **values) -> SessionRequest:
+    """Check the move with the domain, then make it as one conditional update."""
+    try:
+        outcome = transition_request(req.state, action, now)
+    except InvalidTransition:
+        raise _conflict(req.id, action) from None
+    result = db.session.execute(
+        update(SessionRequest)
+        .where(SessionRequest.id == req.id, SessionRequest.state == req.state)
+        .values(state=outcome.state, updated_at=now, **values)
+    )
+    if result.rowcount != 1:
+        raise _conflict(req.id, action)
+    return _load(req.id)
+
+
+def create_request(
+    requester: User, provider_id: int, service_id: int | None, now: datetime | None = None
+) -> SessionRequest:
+    """A requester asks a provider for a session now.
+
+    Emits request_created to the provider when it is pending; to an unavailable provider
+    the request is created declined and only the requester hears of it.
+    """
+    now = now or utcnow()
+    provider = lock_provider(provider_id)
+    if provider is None or provider.role != Role.PROVIDER or not provider.active:
+        db.session.rollback()
+        raise Invalid("Choose a provider.", fields={"provider_id": "No such provider."})
+    service = _choose_service(provider, service_id)
+    earlier = db.session.scalars(
+        select(SessionRequest).where(
+            SessionRequest.requester_id == requester.id,
+            SessionRequest.provider_id == provider.id,
+            or_(
+                SessionRequest.state == RequestState.PENDING,
+                (SessionRequest.state == RequestState.DECLINED)
+                & SessionRequest.dismissed_at.is_(None),
+            ),
+        )
+    ).all()
+    try:
+        outcome = decide_new_request(
+            provider.available,
+            [OpenRequest(RequestState(r.state), r.dismissed_at is not None) for r in earlier],
+            now,
+        )
+    except RequestBlocked as blocked:
+        db.session.rollback()
+        raise Conflict(str(blocked), reason=blocked.reason, request=None) from None
+    req = SessionRequest(
+        requester_id=requester.id,
+        provider_id=provider.id,
+        service_id=service.id if service else None,
+        state=outcome.state,
+        decline_note=None,
+        created_at=now,
+        updated_at=now,
+    )
+    if outcome.state == RequestState.DECLINED:
+        req.decline_note = UNAVAILABLE_NOTE
+    db.session.add(req)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        # The partial unique index caught a concurrent duplicate from the same requester.
+        db.session.rollback()
+        raise Conflict(
+            "You already have a request waiting for this provider.", reason="pending"
+        ) from None
+    outbox = Outbox()
+    payload = request_dict(req)
+    if outcome.state == RequestState.PENDING:
+        outbox.add("request_created", provider_stream(req.provider_id), payload)
+    outbox.add("request_updated", requester_stream(req.requester_id), payload)
+    outbox.stamp()
+    db.session.commit()
+    outbox.publish()
+    return req
+
+
+def _choose_service(provider: User, service_id: int | None):
+    offered = provider.services
+    if service_id is None:
+        if len(offered) > 1:
+            raise Invalid(
+                "Choose a service.", fields={"service_id": "This provider offers several."}
+            )
+        return offered[0] if offered else None
+    chosen = next((s for s in offered if s.id == service_id), None)
+    if chosen is None:
+        raise Invalid(
+            "Choose a service this provider offers.",
+            fields={"service_id": "Not offered by this provider."},
+        )
+    return chosen
+
+
+def _own_request(provider: User, request_id: int) -> SessionRequest:
+    req = _load(request_id)
+    if req.provider_id != provider.id:
+        raise Forbidden("This request is for another provider.")
+    return req
+
+
+def accept_request(provider: User, request_id: int, now: datetime | None = None) -> SessionRequest:
+    """The provider accepts; the request becomes a visit with a waiting room.
+
+    Emits request_updated and visit_updated to the provider and the requester.
+    """
+    now = now or utcnow()
+    req = _own_request(provider, request_id)
+    req = _apply(req, RequestAction.ACCEPT, now)
+    visit = Visit(
+        source=VisitSource.REQUEST,
+        state=VisitState.OPEN,
+        host_id=req.provider_id,
+        service_id=req.service_id,
+        created_at=now,
+        participants=[
+            Participant(user_id=req.provider_id, role="host", presence="absent", updated_at=now),
+            Participant(
+                user_id=req.requester_id, role="patient", presence="absent", updated_at=now
+            ),
+        ],
+    )
+    db.session.add(visit)
+    db.session.flush()
+    req.visit_id = visit.id
+    db.session.flush()
+    outbox = Outbox()
+    _announce(outbox, req)
+    summary = visit_dict(visit)
+    outbox.add("visit_updated", provider_stream(req.provider_id), summary)
+    outbox.add("visit_updated", requester_stream(req.requester_id), summary)
+    outbox.stamp()
+    db.session.commit()
+    outbox.publish()
+    return req
+
+
+def decline_request(
+    provider: User, request_id: int, note: str | None = None, now: datetime | None = None
+) -> SessionRequest:
+    """The provider declines, with an optional note. Emits request_updated to both."""
+    now = now or utcnow()
+    note = (note or "").strip() or None
+    if not current_app.config["DECLINE_NOTES_ENABLED"]:
+        note = None
+    elif note and len(note) > MAX_NOTE_LENGTH:
+        raise Invalid(
+            "The note is too long.",
+            fields={"note": f"Keep it under {MAX_NOTE_LENGTH} characters."},
+        )
+    req = _own_request(provider, request_id)
+    req = _apply(req, RequestAction.DECLINE, now, decline_note=note)
+    return _commit_and_announce(req)
+
+
+def cancel_request(requester: User, request_id: int, now: datetime | None = None):
+    """The requester withdraws a pending request. Emits request_updated to both."""
+    now = now or utcnow()
+    req = _load(request_id)
+    if req.requester_id != requester.id:
+        raise Forbidden("This is someone else's request.")
+    req = _apply(req, RequestAction.CANCEL, now)
+    return _commit_and_announce(req)
+
+
+def dismiss_request(requester: User, request_id: int, now: datetime | None = None):
+    """The requester has read the decline; the provider may be asked again.
+
+    Emits request_updated to the requester.
+    """
+    now = now or utcnow()
+    req = _load(request_id)
+    if req.requester_id != requester.id:
+        raise Forbidden("This is someone else's request.")
+    if not can_dismiss(req.state, req.dismissed_at is not None):
+        raise Conflict(
+            "Only a declined request can be dismissed.", state=req.state, request=request_dict(req)
+        )
+    result = db.session.execute(
+        update(SessionRequest)
+        .where(
+            SessionRequest.id == req.id,
+            SessionRequest.state == RequestState.DECLINED,
+            SessionRequest.dismissed_at.is_(None),
+        )
+        .values(dismissed_at=now, updated_at=now)
+    )
+    if result.rowcount != 1:
+        db.session.rollback()
+        current = _load(req.id)
+        raise Conflict(
+            "The request was already dismissed.", state=current.state, request=request_dict(current)
+        )
+    req = _load(req.id)
+    outbox = Outbox()
+    outbox.add("request_updated", requester_stream(req.requester_id), request_dict(req))
+    outbox.stamp()
+    db.session.commit()
+    outbox.publish()
+    return req
+
+
+def _commit_and_announce(req: SessionRequest) -> SessionRequest:
+    outbox = Outbox()
+    _announce(outbox, req)
+    outbox.stamp()
+    db.session.commit()
+    outbox.publish()
+    return req
+
+
+def get_request(user: User, request_id: int) -> SessionRequest:
+    """A request its requester or provider may read."""
+    req = _load(request_id)
+    if user.id not in (req.requester_id, req.provider_id) and user.role != Role.ADMIN:
+        raise Forbidden("This request belongs to someone else.")
+    return req

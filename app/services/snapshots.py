@@ -1,0 +1,83 @@
+"""What a dashboard shows right now, with the stream version it was taken at."""
+
+from __future__ import annotations
+
+from sqlalchemy import or_, select
+
+from app.extensions import db
+from app.models import Role, SessionRequest, User
+from app.realtime.publish import DIRECTORY, provider_stream, requester_stream, stream_version
+from app.services.errors import Forbidden
+from app.services.serialize import provider_dict, request_dict, visit_dict
+from app.services.visits import live_visits_for
+from clinicqueue import RequestState
+
+
+def streams_for(user: User) -> list[str]:
+    """The live streams a user may follow."""
+    if user.role == Role.PROVIDER:
+        return [provider_stream(user.id), DIRECTORY]
+    if user.role == Role.REQUESTER:
+        return [requester_stream(user.id), DIRECTORY]
+    return [DIRECTORY]
+
+
+def take_snapshot(user: User, stream: str) -> dict:
+    """{stream, version, data} for one of the user's streams."""
+    if stream not in streams_for(user):
+        raise Forbidden("You cannot follow this stream.")
+    # Version first: the data read after it is at least that new, and events are
+    # applied idempotently, so a newer event after the snapshot does no harm.
+    version = stream_version(stream)
+    db.session.expire_all()
+    if stream == DIRECTORY:
+        data = {"providers": list_providers()}
+    elif stream.startswith("provider:"):
+        data = provider_dashboard(user)
+    else:
+        data = requester_dashboard(user)
+    db.session.rollback()  # end the read transaction; nothing was written
+    return {"stream": stream, "version": version, "data": data}
+
+
+def list_providers() -> list[dict]:
+    providers = db.session.scalars(
+        select(User).where(User.role == Role.PROVIDER, User.active.is_(True)).order_by(User.name)
+    ).all()
+    return [provider_dict(p) for p in providers]
+
+
+def provider_dashboard(provider: User) -> dict:
+    me = db.session.get(User, provider.id)
+    pending = db.session.scalars(
+        select(SessionRequest)
+        .where(
+            SessionRequest.provider_id == provider.id,
+            SessionRequest.state == RequestState.PENDING,
+        )
+        .order_by(SessionRequest.created_at.desc(), SessionRequest.id.desc())
+    ).all()
+    return {
+        "available": me.available,
+        "requests": [request_dict(r) for r in pending],
+        "sessions": [visit_dict(v) for v in live_visits_for(provider, "host")],
+    }
+
+
+def requester_dashboard(requester: User) -> dict:
+    open_requests = db.session.scalars(
+        select(SessionRequest)
+        .where(
+            SessionRequest.requester_id == requester.id,
+            or_(
+                SessionRequest.state == RequestState.PENDING,
+                (SessionRequest.state == RequestState.DECLINED)
+                & SessionRequest.dismissed_at.is_(None),
+            ),
+        )
+        .order_by(SessionRequest.created_at.desc(), SessionRequest.id.desc())
+    ).all()
+    return {
+        "requests": [request_dict(r) for r in open_requests],
+        "sessions": [visit_dict(v) for v in live_visits_for(requester, "patient")],
+    }

@@ -1,0 +1,197 @@
+"""Entering, leaving and ending visits: the waiting room and the call."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select, update
+
+from app.extensions import db
+from app.models import Participant, User, Visit
+from app.models.types import utcnow
+from app.realtime.publish import (
+    Outbox,
+    provider_stream,
+    requester_stream,
+    visit_room,
+    waiting_room,
+)
+from app.services.errors import Conflict, Forbidden, NotFound
+from app.services.serialize import participant_dict, visit_dict
+from clinicqueue import (
+    InvalidTransition,
+    Presence,
+    PresenceAction,
+    VisitAction,
+    VisitState,
+    arrival_presence,
+    transition_presence,
+    transition_visit,
+)
+from clinicqueue.visit import LIVE_VISIT_STATES
+
+
+def load_visit(user: User, visit_id: int) -> tuple[Visit, Participant]:
+    """The visit and the user's place in it; only its participants may open it."""
+    visit = db.session.get(Visit, visit_id, populate_existing=True)
+    if visit is None:
+        raise NotFound("No such session.")
+    participant = visit.participant_for(user.id)
+    if participant is None:
+        raise Forbidden("Only the session's participants can open its room.")
+    return visit, participant
+
+
+def _stream_for(participant: Participant) -> str:
+    if participant.role == "host":
+        return provider_stream(participant.user_id)
+    return requester_stream(participant.user_id)
+
+
+def _announce(outbox: Outbox, visit: Visit, changed: list[Participant]) -> None:
+    summary = visit_dict(visit)
+    for participant in visit.participants:
+        if participant.user_id is not None:
+            outbox.add("visit_updated", _stream_for(participant), summary)
+    for participant in changed:
+        payload = {"visit_id": visit.id, "participant": participant_dict(participant)}
+        outbox.add_call("participant_updated", visit_room(visit.id), payload)
+        outbox.add_call("participant_updated", waiting_room(visit.id), payload)
+
+
+def _move(participant: Participant, presence: Presence, now: datetime, sid: str | None) -> None:
+    """Conditional update: the row must still hold the presence we decided from."""
+    values = {"presence": presence, "updated_at": now, "presence_sid": sid}
+    if presence == Presence.WAITING and participant.presence != Presence.WAITING:
+        values["waiting_since"] = now
+    result = db.session.execute(
+        update(Participant)
+        .where(Participant.id == participant.id, Participant.presence == participant.presence)
+        .values(**values)
+    )
+    if result.rowcount != 1:
+        db.session.rollback()
+        raise Conflict("Someone else changed this participant; try again.")
+
+
+def _finish(outbox: Outbox, visit: Visit, changed: list[Participant]) -> None:
+    db.session.flush()
+    db.session.expire_all()
+    visit = db.session.get(Visit, visit.id)
+    changed_ids = {p.id for p in changed}
+    _announce(outbox, visit, [p for p in visit.participants if p.id in changed_ids])
+    outbox.stamp()
+    db.session.commit()
+    outbox.publish()
+
+
+def enter_visit(user: User, visit_id: int, sid: str, now: datetime | None = None) -> str:
+    """Open the visit's room: the host enters the meeting, anyone else the waiting room.
+
+    When the host enters, the visit goes in_call and everyone waiting is admitted; someone
+    arriving while the host is in the meeting is admitted at once. Emits visit_updated to
+    the participants' dashboards and participant_updated to the call rooms. Returns the
+    user's presence.
+    """
+    now = now or utcnow()
+    visit, me = load_visit(user, visit_id)
+    if visit.state not in (VisitState.OPEN, VisitState.IN_CALL):
+        raise Conflict("This session has ended.", state=visit.state)
+    changed = [me]
+    if me.role == "host":
+        if visit.state == VisitState.OPEN:
+            visit.state = transition_visit(visit.state, VisitAction.START_CALL, now).state
+            visit.started_at = now
+        presence = arrival_presence(me.presence, visit.state, True, now).presence
+        _move(me, presence, now, sid)
+        for other in visit.participants:
+            if other.id != me.id and other.presence == Presence.WAITING:
+                admitted = transition_presence(other.presence, PresenceAction.ADMIT, now)
+                _move(other, admitted.presence, now, other.presence_sid)
+                changed.append(other)
+    else:
+        host = next((p for p in visit.participants if p.role == "host"), None)
+        host_in_call = host is not None and host.presence == Presence.ADMITTED
+        presence = arrival_presence(me.presence, visit.state, host_in_call, now).presence
+        _move(me, presence, now, sid)
+    _finish(Outbox(), visit, changed)
+    return presence.value
+
+
+def leave_visit(user: User, visit_id: int, sid: str, now: datetime | None = None) -> None:
+    """The user hangs up or closes the room; the visit goes on for the others."""
+    now = now or utcnow()
+    visit, me = load_visit(user, visit_id)
+    _leave(visit, me, sid, now)
+
+
+def _leave(visit: Visit, me: Participant, sid: str, now: datetime) -> None:
+    # A stale connection (an old tab, a reload) must not undo a newer arrival.
+    if me.presence_sid != sid:
+        return
+    try:
+        presence = transition_presence(me.presence, PresenceAction.LEAVE, now).presence
+    except InvalidTransition:
+        return
+    _move(me, presence, now, None)
+    _finish(Outbox(), visit, [me])
+
+
+def disconnect_sid(sid: str, now: datetime | None = None) -> list[int]:
+    """A Socket.IO connection closed: whoever it held in a room has left.
+
+    Returns the ids of the visits it left.
+    """
+    now = now or utcnow()
+    held = db.session.scalars(select(Participant).where(Participant.presence_sid == sid)).all()
+    left = []
+    for participant in held:
+        try:
+            _leave(participant.visit, participant, sid, now)
+        except Conflict:
+            continue
+        left.append(participant.visit_id)
+    return left
+
+
+def end_visit(user: User, visit_id: int, now: datetime | None = None) -> Visit:
+    """The host ends the session for everyone. Emits visit_updated and visit_ended."""
+    now = now or utcnow()
+    visit, me = load_visit(user, visit_id)
+    if me.role != "host":
+        raise Forbidden("Only the host can end the session.")
+    try:
+        state = transition_visit(visit.state, VisitAction.END, now).state
+    except InvalidTransition:
+        raise Conflict("This session has already ended.", state=visit.state) from None
+    result = db.session.execute(
+        update(Visit)
+        .where(Visit.id == visit.id, Visit.state == visit.state)
+        .values(state=state, ended_at=now)
+    )
+    if result.rowcount != 1:
+        db.session.rollback()
+        raise Conflict("This session changed; reload.", state=visit.state)
+    changed = []
+    for participant in visit.participants:
+        if participant.presence in (Presence.WAITING, Presence.ADMITTED):
+            _move(participant, Presence.LEFT, now, None)
+            changed.append(participant)
+    outbox = Outbox()
+    outbox.add_call("visit_ended", visit_room(visit.id), {"visit_id": visit.id})
+    outbox.add_call("visit_ended", waiting_room(visit.id), {"visit_id": visit.id})
+    _finish(outbox, visit, changed)
+    return visit
+
+
+def live_visits_for(user: User, role: str) -> list[Visit]:
+    return db.session.scalars(
+        select(Visit)
+        .join(Participant, Participant.visit_id == Visit.id)
+        .where(
+            Participant.user_id == user.id,
+            Participant.role == role,
+            Visit.state.in_([s.value for s in LIVE_VISIT_STATES]),
+        )
+        .order_by(Visit.created_at.desc(), Visit.id.desc())
+    ).all()

@@ -1,0 +1,135 @@
+// Shared by every page: the API helper, the live connection with per-stream versions,
+// the reconnecting banner and the idle sign-out.
+import { io } from "/static/vendor/socket.io.esm.min.js";
+
+export function csrfToken() {
+  return document.querySelector('meta[name="csrf-token"]').content;
+}
+
+/** Call the JSON API with the session cookie and CSRF header; never throws on HTTP errors. */
+export async function api(method, url, body) {
+  let response;
+  try {
+    response = await fetch(url, {
+      method,
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch {
+    return { ok: false, status: 0, data: { error: { message: "No connection. Check the network and try again." } } };
+  }
+  if (response.status === 401) {
+    window.location.assign("/auth/login");
+  }
+  let data = null;
+  try { data = await response.json(); } catch { data = null; }
+  return { ok: response.ok, status: response.status, data };
+}
+
+export function errorMessage(result) {
+  return result?.data?.error?.message || "That did not work. Please try again.";
+}
+
+export function showError(element, message) {
+  element.textContent = message;
+  element.hidden = !message;
+}
+
+/**
+ * Follow the user's live streams. Each stream's snapshot replaces the page's state; each
+ * event after it carries the next version. A gap means something was missed, so we ask
+ * for a fresh snapshot instead of trusting the page.
+ */
+export function connectLive({ events, onSnapshot, onEvent }) {
+  const versions = new Map();
+  const initial = JSON.parse(document.getElementById("snapshots")?.textContent || "[]");
+  for (const snapshot of initial) applySnapshot(snapshot);
+
+  const socket = io({ transports: ["websocket", "polling"] });
+  const banner = document.getElementById("connection");
+  let everConnected = false;
+
+  function applySnapshot(snapshot) {
+    const known = versions.get(snapshot.stream);
+    if (known !== undefined && snapshot.version < known) return;
+    versions.set(snapshot.stream, snapshot.version);
+    onSnapshot(snapshot.stream, snapshot.data);
+  }
+
+  socket.on("snapshot", applySnapshot);
+  for (const name of events) {
+    socket.on(name, (payload) => {
+      const known = versions.get(payload.stream) ?? 0;
+      if (payload.version <= known) return;
+      if (payload.version > known + 1) socket.emit("resync", { stream: payload.stream });
+      versions.set(payload.stream, payload.version);
+      onEvent(name, payload);
+    });
+  }
+  socket.on("connect", () => {
+    banner.hidden = true;
+    everConnected = true;
+  });
+  socket.on("disconnect", () => {
+    banner.textContent = "Connection lost. Reconnecting…";
+    banner.hidden = false;
+  });
+  socket.on("connect_error", (error) => {
+    if (error?.message === "unauthorized") window.location.assign("/auth/login");
+    if (everConnected || error) {
+      banner.textContent = "Cannot reach Anteroom. Retrying…";
+      banner.hidden = false;
+    }
+  });
+  watchIdle();
+  return socket;
+}
+
+/** After the configured idle time with no keyboard or pointer use, go to sign-in. */
+export function watchIdle() {
+  const minutes = Number(document.querySelector('meta[name="idle-minutes"]')?.content || 0);
+  if (!minutes) return;
+  let last = Date.now();
+  const touch = () => { last = Date.now(); };
+  for (const type of ["pointerdown", "keydown", "wheel", "touchstart"]) {
+    window.addEventListener(type, touch, { passive: true });
+  }
+  setInterval(() => {
+    if (Date.now() - last > minutes * 60_000) window.location.assign("/auth/login");
+  }, 15_000);
+}
+
+/** "just now", "3 min ago", "1 h 5 min ago" */
+export function age(iso, now = Date.now()) {
+  const seconds = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
+  if (seconds < 45) return "just now";
+  const minutes = Math.round(seconds / 60);
+  if (minutes < 60) return `${minutes} min ago`;
+  return `${Math.floor(minutes / 60)} h ${minutes % 60} min ago`;
+}
+
+/** "0:42", "12:05", "1:02:09" */
+export function clock(iso, now = Date.now()) {
+  const total = Math.max(0, Math.floor((now - Date.parse(iso)) / 1000));
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const s = String(total % 60).padStart(2, "0");
+  return h ? `${h}:${String(m).padStart(2, "0")}:${s}` : `${m}:${s}`;
+}
+
+export function serviceLabel(service) {
+  return service ? `(${service.name})` : "";
+}
+
+export function fromTemplate(id) {
+  return document.getElementById(id).content.firstElementChild.cloneNode(true);
+}
+
+export const PRESENCE_PILL = {
+  absent: "pill-absent",
+  left: "pill-absent",
+  removed: "pill-absent",
+  waiting: "pill-waiting",
+  admitted: "pill-meeting",
+};

@@ -1,0 +1,229 @@
+// The provider's dashboard: availability, live requests, and sessions with presence.
+import {
+  age, api, clock, connectLive, errorMessage, fromTemplate, PRESENCE_PILL, serviceLabel, showError,
+} from "./live.js";
+
+const config = JSON.parse(document.getElementById("page-config").textContent);
+const state = { available: false, requests: new Map(), sessions: new Map() };
+const toggle = document.getElementById("availability");
+const errorBox = document.getElementById("action-error");
+const requestList = document.getElementById("requests");
+const sessionList = document.getElementById("sessions");
+let ready = false;
+
+function renderAvailability() {
+  toggle.setAttribute("aria-checked", String(state.available));
+  toggle.querySelector(".label").textContent = state.available
+    ? "I am available for sessions"
+    : "I am unavailable for sessions";
+}
+
+function requestCard(req) {
+  const card = fromTemplate("request-template");
+  card.dataset.id = req.id;
+  card.querySelector(".name").textContent = req.requester.name;
+  card.querySelector(".service").textContent = serviceLabel(req.service);
+  card.querySelector(".age").textContent = age(req.created_at);
+  card.querySelector(".age").dataset.since = req.created_at;
+  card.setAttribute("aria-label", `Request from ${req.requester.name}`);
+  const form = card.querySelector(".decline-form");
+  card.querySelector('[data-action="accept"]').addEventListener("click", () => accept(req.id, false, card));
+  card.querySelector('[data-action="accept-enter"]').addEventListener("click", () => accept(req.id, true, card));
+  card.querySelector('[data-action="decline"]').addEventListener("click", () => {
+    if (!config.notes_enabled) return decline(req.id, null, card);
+    form.hidden = false;
+    form.querySelector("textarea").focus();
+  });
+  card.querySelector('[data-action="keep"]').addEventListener("click", () => { form.hidden = true; });
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    decline(req.id, form.querySelector("textarea").value, card);
+  });
+  return card;
+}
+
+function renderRequests(newIds = new Set()) {
+  const pending = [...state.requests.values()]
+    .filter((r) => r.state === "pending")
+    .sort((a, b) => b.created_at.localeCompare(a.created_at) || b.id - a.id);
+  // Keep existing cards (and any half-typed decline note); add new ones at the top.
+  const existing = new Map([...requestList.children].map((li) => [Number(li.dataset.id), li]));
+  const keep = new Set(pending.map((r) => r.id));
+  for (const [id, li] of existing) if (!keep.has(id)) li.remove();
+  let previous = null;
+  for (const req of pending) {
+    let li = existing.get(req.id);
+    if (!li || !li.isConnected) {
+      li = requestCard(req);
+      if (newIds.has(req.id)) li.classList.add("is-new");
+    }
+    const anchor = previous ? previous.nextSibling : requestList.firstChild;
+    if (li !== anchor) requestList.insertBefore(li, anchor);
+    previous = li;
+  }
+  document.getElementById("request-count").textContent = pending.length;
+  document.getElementById("requests-empty").hidden = pending.length > 0;
+}
+
+function patientOf(visit) {
+  return visit.participants.find((p) => p.role === "patient");
+}
+
+function renderSessions() {
+  const live = [...state.sessions.values()]
+    .filter((v) => ["open", "in_call"].includes(v.state))
+    .sort((a, b) => b.created_at.localeCompare(a.created_at) || b.id - a.id);
+  sessionList.replaceChildren(...live.map((visit) => {
+    const card = fromTemplate("session-template");
+    const patient = patientOf(visit);
+    card.dataset.id = visit.id;
+    card.setAttribute("aria-label", `Session with ${patient?.name ?? "guest"}`);
+    card.querySelector(".name").textContent = patient?.name ?? "Guest";
+    card.querySelector(".service").textContent = serviceLabel(visit.service);
+    const pill = card.querySelector(".pill");
+    pill.textContent = patient?.status ?? "Not arrived";
+    pill.classList.add(PRESENCE_PILL[patient?.presence] ?? "pill-absent");
+    const waited = card.querySelector(".waited");
+    if (patient?.waiting_since) {
+      waited.dataset.since = patient.waiting_since;
+      waited.textContent = `waiting ${clock(patient.waiting_since)}`;
+    }
+    const enter = card.querySelector(".enter");
+    enter.href = `/visits/${visit.id}`;
+    card.querySelector('[data-action="end"]').addEventListener("click", () => endSession(visit.id));
+    return card;
+  }));
+  document.getElementById("session-count").textContent = live.length;
+  document.getElementById("sessions-empty").hidden = live.length > 0;
+}
+
+async function accept(id, enter, card) {
+  setBusy(card, true);
+  const result = await api("POST", `/api/v1/requests/${id}/accept`);
+  if (!result.ok) {
+    setBusy(card, false);
+    showError(errorBox, errorMessage(result));
+    if (result.data?.error?.request) upsertRequest(result.data.error.request);
+    return;
+  }
+  showError(errorBox, "");
+  upsertRequest(result.data);
+  if (enter) window.location.assign(`/visits/${result.data.visit_id}`);
+}
+
+async function decline(id, note, card) {
+  setBusy(card, true);
+  const result = await api("POST", `/api/v1/requests/${id}/decline`, note ? { note } : {});
+  if (!result.ok) {
+    setBusy(card, false);
+    showError(errorBox, errorMessage(result));
+    if (result.data?.error?.request) upsertRequest(result.data.error.request);
+    return;
+  }
+  showError(errorBox, "");
+  upsertRequest(result.data);
+}
+
+async function endSession(id) {
+  const result = await api("POST", `/api/v1/visits/${id}/end`);
+  if (!result.ok) return showError(errorBox, errorMessage(result));
+  showError(errorBox, "");
+  const visit = state.sessions.get(id);
+  if (visit) { visit.state = result.data.state; renderSessions(); }
+}
+
+function setBusy(card, busy) {
+  for (const button of card.querySelectorAll("button")) button.disabled = busy;
+}
+
+function upsertRequest(req) {
+  state.requests.set(req.id, req);
+  renderRequests();
+}
+
+toggle.addEventListener("click", async () => {
+  const wanted = !state.available;
+  toggle.disabled = true;
+  const result = await api("PUT", "/api/v1/providers/me/availability", { available: wanted });
+  toggle.disabled = false;
+  if (!result.ok) return showError(errorBox, errorMessage(result));
+  showError(errorBox, "");
+  state.available = result.data.available;
+  renderAvailability();
+});
+
+// Alerts: a short chime and, when permitted, a desktop notification.
+let audio = null;
+function chime() {
+  try {
+    audio = audio || new AudioContext();
+    const now = audio.currentTime;
+    for (const [i, freq] of [[0, 880], [1, 1320]]) {
+      const osc = audio.createOscillator();
+      const gain = audio.createGain();
+      osc.frequency.value = freq;
+      gain.gain.setValueAtTime(0.0001, now + i * 0.18);
+      gain.gain.exponentialRampToValueAtTime(0.25, now + i * 0.18 + 0.02);
+      gain.gain.exponentialRampToValueAtTime(0.0001, now + i * 0.18 + 0.35);
+      osc.connect(gain).connect(audio.destination);
+      osc.start(now + i * 0.18);
+      osc.stop(now + i * 0.18 + 0.4);
+    }
+  } catch { /* no audio device: the visual alert still shows */ }
+}
+
+function announce(req) {
+  chime();
+  window.anteroomAlerts = (window.anteroomAlerts || 0) + 1;
+  if ("Notification" in window && Notification.permission === "granted") {
+    const service = req.service ? ` (${req.service.name})` : "";
+    new Notification("New session request", { body: `${req.requester.name}${service}`, tag: `request-${req.id}` });
+  }
+}
+
+const hint = document.getElementById("notify-hint");
+if ("Notification" in window && Notification.permission === "default") {
+  hint.hidden = false;
+  document.getElementById("enable-notifications").addEventListener("click", async () => {
+    await Notification.requestPermission();
+    hint.hidden = true;
+  });
+}
+
+connectLive({
+  events: ["request_created", "request_updated", "availability_changed", "visit_updated"],
+  onSnapshot(stream, data) {
+    if (!stream.startsWith("provider:")) return;
+    state.available = data.available;
+    state.requests = new Map(data.requests.map((r) => [r.id, r]));
+    state.sessions = new Map(data.sessions.map((v) => [v.id, v]));
+    renderAvailability();
+    renderRequests();
+    renderSessions();
+    ready = true;
+  },
+  onEvent(name, payload) {
+    if (!payload.stream.startsWith("provider:")) return;
+    if (name === "request_created") {
+      const isNew = !state.requests.has(payload.id);
+      state.requests.set(payload.id, payload);
+      renderRequests(isNew ? new Set([payload.id]) : new Set());
+      if (isNew && ready) announce(payload);
+    } else if (name === "request_updated") {
+      state.requests.set(payload.id, payload);
+      renderRequests();
+    } else if (name === "availability_changed") {
+      state.available = payload.available;
+      renderAvailability();
+    } else if (name === "visit_updated") {
+      state.sessions.set(payload.id, payload);
+      renderSessions();
+    }
+  },
+});
+
+// Ages and waiting clocks tick in place; fixed-width digits keep the layout still.
+setInterval(() => {
+  for (const el of document.querySelectorAll(".age[data-since]")) el.textContent = age(el.dataset.since);
+  for (const el of document.querySelectorAll(".waited[data-since]")) el.textContent = `waiting ${clock(el.dataset.since)}`;
+}, 1000);

@@ -1,0 +1,44 @@
+"""Anteroom's domain: request and visit state machines, policies and events.
+
+Pure Python. Nothing here imports Flask, SQLAlchemy or app/: every function takes the
+current state and the current time and returns the new state plus the events it caused.
+"""
+
+from clinicqueue.errors import InvalidTransition, RequestBlocked
+from clinicqueue.request import (
+    UNAVAILABLE_NOTE,
+    RequestAction,
+    RequestState,
+    decide_new_request,
+    transition_request,
+)
+from clinicqueue.visit import (
+    Presence,
+    PresenceAction,
+    VisitAction,
+    VisitSource,
+    VisitState,
+    arrival_presence,
+    participant_status,
+    transition_presence,
+    transition_visit,
+)
+
+__all__ = [
+    "UNAVAILABLE_NOTE",
+    "InvalidTransition",
+    "Presence",
+    "PresenceAction",
+    "RequestAction",
+    "RequestBlocked",
+    "RequestState",
+    "VisitAction",
+    "VisitSource",
+    "VisitState",
+    "arrival_presence",
+    "decide_new_request",
+    "participant_status",
+    "transition_presence",
+    "transition_request",
+    "transition_visit",
+]
