@@ -49,11 +49,11 @@ def _load(request_id: int) -> SessionRequest:
     return req
 
 
-def _conflict(request_id: int, action: RequestAction) -> Conflict:
+def _conflict(request_id: int) -> Conflict:
     db.session.rollback()
     current = _load(request_id)
     return Conflict(
-        f"The request is already {current.state}; it cannot be {action.value}ed.",
+        f"The request was already {current.state}.",
         state=current.state,
         request=request_dict(current),
     )
@@ -64,14 +64,14 @@ def _apply(req: SessionRequest, action: RequestAction, now: datetime, **values) 
     try:
         outcome = transition_request(req.state, action, now)
     except InvalidTransition:
-        raise _conflict(req.id, action) from None
+        raise _conflict(req.id) from None
     result = db.session.execute(
         update(SessionRequest)
         .where(SessionRequest.id == req.id, SessionRequest.state == req.state)
         .values(state=outcome.state, updated_at=now, **values)
     )
     if result.rowcount != 1:
-        raise _conflict(req.id, action)
+        raise _conflict(req.id)
     return _load(req.id)
 
 

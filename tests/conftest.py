@@ -1,0 +1,172 @@
+"""Fixtures shared by every tier: the app, its clients, and factories for users.
+
+The database is SQLite in a temporary folder, or PostgreSQL when TEST_DATABASE_URL is set.
+Either way the schema comes from the migrations, so they are tested on every run.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from flask_migrate import upgrade
+from sqlalchemy import text
+
+from app import create_app
+from app.extensions import db, socketio
+from app.models import Role
+from app.services.users import create_user
+from config import Config
+
+PASSWORD = "correct horse battery"
+TABLES = [
+    "api_tokens",
+    "session_requests",
+    "participants",
+    "visits",
+    "provider_services",
+    "services",
+    "users",
+    "stream_versions",
+]
+
+
+def _database_url_for_tests(tmp_path_factory) -> str:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        return url
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'anteroom-test.db'}"
+
+
+def reset_database(url: str) -> None:
+    """Drop everything so the migrations build the schema from nothing."""
+    if url.startswith("sqlite"):
+        Path(url.removeprefix("sqlite:///")).unlink(missing_ok=True)
+        return
+    from sqlalchemy import create_engine
+
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    url = _database_url_for_tests(tmp_path_factory)
+    reset_database(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def app(database_url, tmp_path_factory):
+    config = Config.from_env(
+        {
+            "ANTEROOM_ENV": "test",
+            "SECRET_KEY": "test-secret",
+            "DATABASE_URL": database_url,
+            "SOCKETIO_ASYNC_MODE": "threading",
+            "ANTEROOM_INSTANCE_PATH": str(tmp_path_factory.mktemp("instance")),
+        },
+        TESTING=True,
+    )
+    app = create_app(config)
+    with app.app_context():
+        upgrade()
+    return app
+
+
+@pytest.fixture(autouse=True)
+def _clean_tables(request):
+    yield
+    if "app" not in request.fixturenames:
+        return
+    app = request.getfixturevalue("app")
+    with app.app_context():
+        db.session.rollback()
+        for table in TABLES:
+            db.session.execute(text(f"DELETE FROM {table}"))
+        db.session.commit()
+
+
+@pytest.fixture
+def ctx(app):
+    with app.app_context():
+        yield
+        db.session.rollback()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def make_user(app):
+    """Factory: make_user(role="provider", name=..., services=[...], available=False)."""
+    counter = iter(range(1, 10_000))
+
+    def make(role=Role.REQUESTER, name=None, services=None, available=False, email=None):
+        n = next(counter)
+        with app.app_context():
+            user = create_user(
+                email or f"{role}{n}@example.org",
+                name or f"{str(role).capitalize()} {n}",
+                str(role),
+                PASSWORD,
+                services,
+            )
+            if available:
+                user.available = True
+                db.session.commit()
+            db.session.refresh(user)
+            db.session.expunge(user)
+            return user
+
+    return make
+
+
+class Auth:
+    """Sign a test client in through the real login form (CSRF and all)."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def csrf(self, path="/auth/login") -> str:
+        import re
+
+        html = self.client.get(path).get_data(as_text=True)
+        match = re.search(r'name="csrf-token" content="([^"]+)"', html) or re.search(
+            r'name="csrf_token"[^>]*value="([^"]+)"', html
+        )
+        return match.group(1)
+
+    def login(self, user, password=PASSWORD):
+        token = self.csrf()
+        return self.client.post(
+            "/auth/login",
+            data={"email": user.email, "password": password, "csrf_token": token},
+        )
+
+
+@pytest.fixture
+def auth(client):
+    return Auth(client)
+
+
+@pytest.fixture
+def socket_client(app):
+    """Factory: a Flask-SocketIO test client for a logged-in Flask test client."""
+    made = []
+
+    def make(flask_client=None, auth=None):
+        sc = socketio.test_client(app, flask_test_client=flask_client, auth=auth)
+        made.append(sc)
+        return sc
+
+    yield make
+    for sc in made:
+        if sc.is_connected():
+            sc.disconnect()
