@@ -85,7 +85,11 @@ class LiveServer:
         self.flask("demo")
         self.log = open(self.workdir / "server.log", "w")  # noqa: SIM115
         self.process = subprocess.Popen(
-            [sys.executable, "wsgi.py"], cwd=ROOT, env=self.env(), stdout=self.log, stderr=subprocess.STDOUT
+            [sys.executable, "wsgi.py"],
+            cwd=ROOT,
+            env=self.env(),
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
