@@ -31,8 +31,17 @@ from clinicqueue import (
 from clinicqueue.visit import LIVE_VISIT_STATES
 
 
-def load_visit(user: User, visit_id: int) -> tuple[Visit, Participant]:
-    """The visit and the user's place in it; only its participants may open it."""
+def load_visit(
+    user: User, visit_id: int, lock: bool = False
+) -> tuple[Visit, Participant]:
+    """The visit and the user's place in it; only its participants may open it.
+
+    With lock, the visit's row is locked first (a no-op write, which also serialises
+    SQLite), so arrivals, departures and the host's entry never decide from stale
+    presences: a patient arriving as the host enters is always admitted.
+    """
+    if lock:
+        _lock(visit_id)
     visit = db.session.get(Visit, visit_id, populate_existing=True)
     if visit is None:
         raise NotFound("No such session.")
@@ -40,6 +49,10 @@ def load_visit(user: User, visit_id: int) -> tuple[Visit, Participant]:
     if participant is None:
         raise Forbidden("Only the session's participants can open its room.")
     return visit, participant
+
+
+def _lock(visit_id: int) -> None:
+    db.session.execute(update(Visit).where(Visit.id == visit_id).values(state=Visit.state))
 
 
 def _stream_for(participant: Participant) -> str:
@@ -94,7 +107,9 @@ def enter_visit(user: User, visit_id: int, sid: str, now: datetime | None = None
     user's presence.
     """
     now = now or utcnow()
-    visit, me = load_visit(user, visit_id)
+    visit, me = load_visit(user, visit_id, lock=True)
+    for participant in visit.participants:
+        db.session.refresh(participant)
     if visit.state not in (VisitState.OPEN, VisitState.IN_CALL):
         raise Conflict("This session has ended.", state=visit.state)
     changed = [me]
@@ -121,7 +136,7 @@ def enter_visit(user: User, visit_id: int, sid: str, now: datetime | None = None
 def leave_visit(user: User, visit_id: int, sid: str, now: datetime | None = None) -> None:
     """The user hangs up or closes the room; the visit goes on for the others."""
     now = now or utcnow()
-    visit, me = load_visit(user, visit_id)
+    visit, me = load_visit(user, visit_id, lock=True)
     _leave(visit, me, sid, now)
 
 
@@ -146,6 +161,8 @@ def disconnect_sid(sid: str, now: datetime | None = None) -> list[int]:
     held = db.session.scalars(select(Participant).where(Participant.presence_sid == sid)).all()
     left = []
     for participant in held:
+        _lock(participant.visit_id)
+        db.session.refresh(participant)
         try:
             _leave(participant.visit, participant, sid, now)
         except Conflict:
@@ -157,7 +174,7 @@ def disconnect_sid(sid: str, now: datetime | None = None) -> list[int]:
 def end_visit(user: User, visit_id: int, now: datetime | None = None) -> Visit:
     """The host ends the session for everyone. Emits visit_updated and visit_ended."""
     now = now or utcnow()
-    visit, me = load_visit(user, visit_id)
+    visit, me = load_visit(user, visit_id, lock=True)
     if me.role != "host":
         raise Forbidden("Only the host can end the session.")
     try:
