@@ -7,6 +7,7 @@ import sys
 
 import click
 from flask import Flask
+from flask.cli import AppGroup
 from sqlalchemy import select
 
 from app.extensions import db
@@ -34,7 +35,8 @@ def _read_password() -> str:
 
 
 def init_app(app: Flask) -> None:
-    users = click.Group("users", help="Manage accounts.")
+    # AppGroup, not click.Group: its commands get an app context however they are invoked.
+    users = AppGroup("users", help="Manage accounts.")
     app.cli.add_command(users)
 
     @users.command("create")

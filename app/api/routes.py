@@ -10,7 +10,7 @@ from flask import Blueprint, abort, jsonify, request
 from flask_login import current_user
 
 from app.auth.access import role_required
-from app.auth.session import bearer_token
+from app.auth.session import bearer_token, use_bearer_user
 from app.errors import respond
 from app.extensions import csrf
 from app.models import Role
@@ -18,17 +18,29 @@ from app.services import availability, session_requests, visits
 from app.services.errors import Invalid
 from app.services.serialize import iso, request_dict
 from app.services.snapshots import list_providers
-from app.services.users import authenticate, issue_token
+from app.services.users import authenticate, issue_token, user_for_token
 
 bp = Blueprint("api", __name__)
 csrf.exempt(bp)
 
 
 @bp.before_request
-def protect_cookie_callers():
+def authenticate_caller():
+    """A Bearer header decides who calls, whatever cookie rides along; otherwise the
+    session cookie does, and a state-changing call must then carry X-CSRFToken."""
+    token = bearer_token(request)
+    if token is not None:
+        user = user_for_token(token)
+        if user is None:
+            return respond(401, "unauthorized", "The bearer token is unknown or expired.")
+        use_bearer_user(user)
+        return None
     state_changing = request.method in ("POST", "PUT", "PATCH", "DELETE")
-    if state_changing and not bearer_token(request) and request.endpoint != "api.create_token":
+    # Only a signed-in session can be ridden by a forged request; a caller with no
+    # credentials at all gets the 401 from role_required, not "your form expired".
+    if state_changing and current_user.is_authenticated and request.endpoint != "api.create_token":
         csrf.protect()
+    return None
 
 
 @bp.after_request

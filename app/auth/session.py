@@ -53,6 +53,12 @@ def load_user_from_bearer(req) -> User | None:
     return user
 
 
+def use_bearer_user(user: User) -> None:
+    """Make `user` the current user for this request only (no session is written)."""
+    g._login_user = user  # where Flask-Login keeps the request's user
+    g.bearer_auth = True
+
+
 def bearer_token(req) -> str | None:
     header = req.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")

@@ -8,6 +8,7 @@ from __future__ import annotations
 from flask import request
 from flask_login import current_user, login_user
 from flask_socketio import SocketIO, emit, join_room, leave_room
+from socketio.exceptions import ConnectionRefusedError as Refused
 
 from app.auth.session import idle_expired
 from app.extensions import db
@@ -38,10 +39,14 @@ def register(socketio: SocketIO) -> None:
         if token:
             user = user_for_token(token)
         elif current_user.is_authenticated and not idle_expired():
-            user = current_user
+            # The real object: login_user() below stores what it is given in g, and the
+            # proxy stored there would resolve to itself forever.
+            user = current_user._get_current_object()
         if user is None:
             db.session.rollback()
-            raise ConnectionRefusedError("unauthorized")
+            # python-socketio's own exception: with the built-in one the client is told only
+            # "Connection refused by server", and pages never learn to sign in again.
+            raise Refused("unauthorized")
         login_user(user)  # this connection's own session, so later events know the user
         for stream in streams_for(user):
             join_room(stream)

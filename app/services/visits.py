@@ -31,9 +31,7 @@ from clinicqueue import (
 from clinicqueue.visit import LIVE_VISIT_STATES
 
 
-def load_visit(
-    user: User, visit_id: int, lock: bool = False
-) -> tuple[Visit, Participant]:
+def load_visit(user: User, visit_id: int, lock: bool = False) -> tuple[Visit, Participant]:
     """The visit and the user's place in it; only its participants may open it.
 
     With lock, the visit's row is locked first (a no-op write, which also serialises
