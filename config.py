@@ -107,6 +107,10 @@ class Config:
             REDIS_URL=env.get("REDIS_URL") or None,
             SOCKETIO_ASYNC_MODE=async_mode,
             ICE_SERVERS=_ice_servers(env),
+            # coturn's shared-secret REST scheme: the app mints short-lived credentials.
+            TURN_URLS=[u.strip() for u in env.get("TURN_URLS", "").split(",") if u.strip()],
+            TURN_SECRET=env.get("TURN_SECRET") or None,
+            TURN_TTL=timedelta(seconds=_int(env, "TURN_TTL_SECONDS", 4 * 3600)),
             IDLE_LOGOUT=timedelta(minutes=idle_minutes),
             PERMANENT_SESSION_LIFETIME=timedelta(minutes=idle_minutes),
             SESSION_COOKIE_HTTPONLY=True,

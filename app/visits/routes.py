@@ -1,9 +1,10 @@
 """The visit room: waiting room and call on one page."""
 
-from flask import Blueprint, current_app, render_template
+from flask import Blueprint, render_template
 from flask_login import current_user
 
 from app.auth.access import role_required
+from app.services.ice import ice_servers_for
 from app.services.serialize import visit_dict
 from app.services.visits import load_visit
 
@@ -18,6 +19,6 @@ def room(visit_id: int):
         "visits/room.html",
         visit=visit_dict(visit),
         me={"participant_id": me.id, "role": me.role, "name": current_user.name},
-        ice_servers=current_app.config["ICE_SERVERS"],
+        ice_servers=ice_servers_for(current_user.id),
         back_url="/provider" if me.role == "host" else "/requester",
     )
