@@ -105,6 +105,8 @@ class Config:
             SQLALCHEMY_DATABASE_URI=database_url,
             SQLALCHEMY_ENGINE_OPTIONS=_engine_options(database_url),
             REDIS_URL=env.get("REDIS_URL") or None,
+            # Deployments sharing one Redis must not hear each other's events.
+            SOCKETIO_CHANNEL=env.get("SOCKETIO_CHANNEL", "anteroom"),
             SOCKETIO_ASYNC_MODE=async_mode,
             ICE_SERVERS=_ice_servers(env),
             # coturn's shared-secret REST scheme: the app mints short-lived credentials.

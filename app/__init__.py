@@ -25,6 +25,7 @@ def create_app(config: Config | None = None) -> Flask:
         app,
         async_mode=app.config["SOCKETIO_ASYNC_MODE"],
         message_queue=app.config["REDIS_URL"],
+        channel=app.config["SOCKETIO_CHANNEL"],
         # Same-origin only: engineio's default check, never "*".
         cors_allowed_origins=None,
         logger=False,

@@ -41,6 +41,9 @@ class LiveServer:
     redis_url: str | None = None
     extra_env: dict = field(default_factory=dict)
     port: int = 0
+    # False for a second instance on a database another LiveServer already prepared:
+    # keep database_url as given (that server's env()["DATABASE_URL"]), skip migrate and seed.
+    prepare: bool = True
     process: subprocess.Popen | None = None
 
     @property
@@ -79,10 +82,11 @@ class LiveServer:
     def start(self) -> LiveServer:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = self.port or free_port()
-        if self.database_url and self.database_url.startswith("postgres"):
-            self.database_url = isolated_schema_url(self.database_url, f"live_{self.port}")
-        self.flask("db", "upgrade")
-        self.flask("demo")
+        if self.prepare:
+            if self.database_url and self.database_url.startswith("postgres"):
+                self.database_url = isolated_schema_url(self.database_url, f"live_{self.port}")
+            self.flask("db", "upgrade")
+            self.flask("demo")
         self.log = open(self.workdir / "server.log", "w")  # noqa: SIM115
         self.process = subprocess.Popen(
             [sys.executable, "wsgi.py"],

@@ -89,9 +89,16 @@ def register(socketio: SocketIO) -> None:
         if visit_id is None:
             return {"error": {"code": "invalid", "message": "visit_id is required."}}
         try:
-            presence = visits.enter_visit(current_user, visit_id, request.sid)
-            visit, me = visits.load_visit(current_user, visit_id)
+            _, me = visits.load_visit(current_user, visit_id)
         except ServiceError as exc:
+            return _error(exc)
+        # Listen in the waiting room before arriving, so an admission that lands between
+        # our commit and our reply is never missed.
+        join_room(waiting_room(visit_id))
+        try:
+            presence = visits.enter_visit(current_user, visit_id, request.sid)
+        except ServiceError as exc:
+            leave_room(waiting_room(visit_id))
             return _error(exc)
         db.session.rollback()
         if presence == "admitted":
@@ -108,8 +115,6 @@ def register(socketio: SocketIO) -> None:
                 to=visit_room(visit_id),
                 include_self=False,
             )
-        else:
-            join_room(waiting_room(visit_id))
         return {"presence": presence, "participant_id": me.id, "sid": request.sid}
 
     @socketio.on("leave_visit")
