@@ -70,8 +70,11 @@ export function connectLive({ events, onSnapshot, onEvent }) {
   socket.on("connect", () => {
     banner.hidden = true;
     everConnected = true;
+    // Tells tests (and any style that cares) that the page is following live updates.
+    document.documentElement.dataset.live = "connected";
   });
   socket.on("disconnect", () => {
+    document.documentElement.dataset.live = "reconnecting";
     banner.textContent = "Connection lost. Reconnecting…";
     banner.hidden = false;
   });
@@ -120,6 +123,46 @@ export function clock(iso, now = Date.now()) {
 
 export function serviceLabel(service) {
   return service ? `(${service.name})` : "";
+}
+
+/**
+ * Mark buttons busy while a call is in flight. Not `disabled`: disabling the focused button
+ * throws keyboard focus back to the top of the page. Busy buttons ignore presses instead.
+ */
+export function setBusy(container, busy) {
+  const buttons = container.matches?.("button") ? [container] : container.querySelectorAll("button");
+  for (const button of buttons) {
+    if (busy) button.setAttribute("aria-disabled", "true");
+    else button.removeAttribute("aria-disabled");
+  }
+}
+
+export function isBusy(button) {
+  return button.getAttribute("aria-disabled") === "true";
+}
+
+/**
+ * Make `list` show one child per item, in order, reusing the element already there for an
+ * item (found by data-key). Elements are moved only when out of place and never rebuilt,
+ * so a live update leaves keyboard focus, half-typed text and open forms where they were.
+ */
+export function reconcile(list, items, key, build, update) {
+  const existing = new Map([...list.children].map((el) => [el.dataset.key, el]));
+  const wanted = new Set(items.map((item) => String(key(item))));
+  for (const [k, el] of existing) if (!wanted.has(k)) el.remove();
+  let previous = null;
+  for (const item of items) {
+    const k = String(key(item));
+    let el = existing.get(k);
+    if (!el) {
+      el = build(item);
+      el.dataset.key = k;
+    }
+    update?.(el, item);
+    const anchor = previous ? previous.nextElementSibling : list.firstElementChild;
+    if (el !== anchor) list.insertBefore(el, anchor);
+    previous = el;
+  }
 }
 
 export function fromTemplate(id) {

@@ -1,6 +1,7 @@
 // The provider's dashboard: availability, live requests, and sessions with presence.
 import {
-  age, api, clock, connectLive, errorMessage, fromTemplate, PRESENCE_PILL, serviceLabel, showError,
+  age, api, clock, connectLive, errorMessage, fromTemplate, isBusy, PRESENCE_PILL, reconcile, serviceLabel,
+  setBusy, showError,
 } from "./live.js";
 
 const config = JSON.parse(document.getElementById("page-config").textContent);
@@ -47,20 +48,11 @@ function renderRequests(newIds = new Set()) {
     .filter((r) => r.state === "pending")
     .sort((a, b) => b.created_at.localeCompare(a.created_at) || b.id - a.id);
   // Keep existing cards (and any half-typed decline note); add new ones at the top.
-  const existing = new Map([...requestList.children].map((li) => [Number(li.dataset.id), li]));
-  const keep = new Set(pending.map((r) => r.id));
-  for (const [id, li] of existing) if (!keep.has(id)) li.remove();
-  let previous = null;
-  for (const req of pending) {
-    let li = existing.get(req.id);
-    if (!li || !li.isConnected) {
-      li = requestCard(req);
-      if (newIds.has(req.id)) li.classList.add("is-new");
-    }
-    const anchor = previous ? previous.nextSibling : requestList.firstChild;
-    if (li !== anchor) requestList.insertBefore(li, anchor);
-    previous = li;
-  }
+  reconcile(requestList, pending, (r) => r.id, (req) => {
+    const li = requestCard(req);
+    if (newIds.has(req.id)) li.classList.add("is-new");
+    return li;
+  });
   document.getElementById("request-count").textContent = pending.length;
   document.getElementById("requests-empty").hidden = pending.length > 0;
 }
@@ -73,31 +65,35 @@ function renderSessions() {
   const live = [...state.sessions.values()]
     .filter((v) => ["open", "in_call"].includes(v.state))
     .sort((a, b) => b.created_at.localeCompare(a.created_at) || b.id - a.id);
-  sessionList.replaceChildren(...live.map((visit) => {
+  // Rows are updated in place: the provider may be about to press this row's Enter Meeting.
+  reconcile(sessionList, live, (v) => v.id, (visit) => {
     const card = fromTemplate("session-template");
+    card.querySelector(".enter").href = `/visits/${visit.id}`;
+    card.querySelector('[data-action="end"]').addEventListener("click", () => endSession(visit.id));
+    return card;
+  }, (card, visit) => {
     const patient = patientOf(visit);
-    card.dataset.id = visit.id;
     card.setAttribute("aria-label", `Session with ${patient?.name ?? "guest"}`);
     card.querySelector(".name").textContent = patient?.name ?? "Guest";
     card.querySelector(".service").textContent = serviceLabel(visit.service);
     const pill = card.querySelector(".pill");
     pill.textContent = patient?.status ?? "Not arrived";
-    pill.classList.add(PRESENCE_PILL[patient?.presence] ?? "pill-absent");
+    pill.className = `pill ${PRESENCE_PILL[patient?.presence] ?? "pill-absent"}`;
     const waited = card.querySelector(".waited");
     if (patient?.waiting_since) {
       waited.dataset.since = patient.waiting_since;
       waited.textContent = `waiting ${clock(patient.waiting_since)}`;
+    } else {
+      delete waited.dataset.since;
+      waited.textContent = "";
     }
-    const enter = card.querySelector(".enter");
-    enter.href = `/visits/${visit.id}`;
-    card.querySelector('[data-action="end"]').addEventListener("click", () => endSession(visit.id));
-    return card;
-  }));
+  });
   document.getElementById("session-count").textContent = live.length;
   document.getElementById("sessions-empty").hidden = live.length > 0;
 }
 
 async function accept(id, enter, card) {
+  if (isBusy(card.querySelector("button"))) return;
   setBusy(card, true);
   const result = await api("POST", `/api/v1/requests/${id}/accept`);
   if (!result.ok) {
@@ -107,11 +103,12 @@ async function accept(id, enter, card) {
     return;
   }
   showError(errorBox, "");
-  upsertRequest(result.data);
-  if (enter) window.location.assign(`/visits/${result.data.visit_id}`);
+  if (enter) return window.location.assign(`/visits/${result.data.visit_id}`);
+  settle(card, result.data);
 }
 
 async function decline(id, note, card) {
+  if (isBusy(card.querySelector("button"))) return;
   setBusy(card, true);
   const result = await api("POST", `/api/v1/requests/${id}/decline`, note ? { note } : {});
   if (!result.ok) {
@@ -121,7 +118,17 @@ async function decline(id, note, card) {
     return;
   }
   showError(errorBox, "");
-  upsertRequest(result.data);
+  settle(card, result.data);
+}
+
+/** The request is answered and its card goes; keyboard focus goes to its neighbour. */
+function settle(card, req) {
+  const neighbour = card.nextElementSibling || card.previousElementSibling;
+  const hadFocus = card.contains(document.activeElement) || document.activeElement === document.body;
+  upsertRequest(req);
+  if (!hadFocus || card.isConnected) return;
+  const target = neighbour?.isConnected ? neighbour.querySelector("button") : document.getElementById("requests-title");
+  target?.focus();
 }
 
 async function endSession(id) {
@@ -132,20 +139,17 @@ async function endSession(id) {
   if (visit) { visit.state = result.data.state; renderSessions(); }
 }
 
-function setBusy(card, busy) {
-  for (const button of card.querySelectorAll("button")) button.disabled = busy;
-}
-
 function upsertRequest(req) {
   state.requests.set(req.id, req);
   renderRequests();
 }
 
 toggle.addEventListener("click", async () => {
+  if (isBusy(toggle)) return;
   const wanted = !state.available;
-  toggle.disabled = true;
+  setBusy(toggle, true);
   const result = await api("PUT", "/api/v1/providers/me/availability", { available: wanted });
-  toggle.disabled = false;
+  setBusy(toggle, false);
   if (!result.ok) return showError(errorBox, errorMessage(result));
   showError(errorBox, "");
   state.available = result.data.available;

@@ -1,13 +1,13 @@
 // The requester's dashboard: the provider directory, their requests and their sessions.
 import {
-  api, connectLive, errorMessage, fromTemplate, PRESENCE_PILL, serviceLabel, showError,
+  api, connectLive, errorMessage, fromTemplate, isBusy, PRESENCE_PILL, reconcile, serviceLabel, setBusy,
+  showError,
 } from "./live.js";
 
 const state = { providers: new Map(), requests: new Map(), sessions: new Map() };
 const providerList = document.getElementById("providers");
 const sessionList = document.getElementById("sessions");
 const errorBox = document.getElementById("action-error");
-const cards = new Map(); // provider id → card element, kept so choices and focus survive updates
 
 function openRequestFor(providerId) {
   // The newest request to this provider that still shows: pending, or declined and unread.
@@ -54,6 +54,11 @@ function renderProvider(card, provider) {
   }
 
   const req = openRequestFor(provider.id);
+  choice.disabled = Boolean(req); // the choice is made; it shows what was asked for
+  if (req?.service) {
+    const asked = choice.querySelector(`input[value="${req.service.id}"]`);
+    if (asked) asked.checked = true;
+  }
   const idle = card.querySelector(".idle");
   const pending = card.querySelector(".status-pending");
   const declined = card.querySelector(".status-declined");
@@ -69,20 +74,13 @@ function renderProvider(card, provider) {
     note.textContent = req.decline_note ? `“${req.decline_note}”` : "";
     note.hidden = !req.decline_note;
   }
-  for (const button of card.querySelectorAll("button")) button.disabled = false;
+  setBusy(card, false);
 }
 
 function renderProviders() {
   const providers = [...state.providers.values()].sort((a, b) => a.name.localeCompare(b.name));
-  for (const [id, card] of cards) {
-    if (!state.providers.has(id)) { card.remove(); cards.delete(id); }
-  }
-  for (const provider of providers) {
-    let card = cards.get(provider.id);
-    if (!card) { card = buildCard(provider); cards.set(provider.id, card); }
-    renderProvider(card, provider);
-    providerList.append(card); // re-appending in order moves, never duplicates
-  }
+  // Cards are kept, never rebuilt: a chosen service and keyboard focus survive live updates.
+  reconcile(providerList, providers, (p) => p.id, buildCard, renderProvider);
   document.getElementById("providers-empty").hidden = providers.length > 0;
 }
 
@@ -90,8 +88,7 @@ function renderSessions() {
   const live = [...state.sessions.values()]
     .filter((v) => ["open", "in_call"].includes(v.state))
     .sort((a, b) => b.id - a.id);
-  sessionList.replaceChildren(...live.map((visit) => {
-    const card = fromTemplate("session-template");
+  reconcile(sessionList, live, (v) => v.id, () => fromTemplate("session-template"), (card, visit) => {
     const host = visit.participants.find((p) => p.role === "host");
     card.setAttribute("aria-label", `Session with ${visit.host.name}`);
     card.querySelector(".name").textContent = visit.host.name;
@@ -99,14 +96,14 @@ function renderSessions() {
     const pill = card.querySelector(".pill");
     const hostIn = host?.presence === "admitted";
     pill.textContent = hostIn ? `${visit.host.name} is in the meeting` : "Accepted: enter when ready";
-    pill.classList.add(hostIn ? PRESENCE_PILL.admitted : PRESENCE_PILL.waiting);
+    pill.className = `pill ${hostIn ? PRESENCE_PILL.admitted : PRESENCE_PILL.waiting}`;
     card.querySelector(".enter").href = `/visits/${visit.id}`;
-    return card;
-  }));
+  });
   document.getElementById("sessions-section").hidden = live.length === 0;
 }
 
 async function requestSession(providerId, card) {
+  if (isBusy(card.querySelector('[data-action="request"]'))) return;
   const provider = state.providers.get(providerId);
   const inlineError = card.querySelector(".inline-error");
   const body = { provider_id: providerId };
@@ -120,20 +117,30 @@ async function requestSession(providerId, card) {
     body.service_id = Number(chosen.value);
   }
   showError(inlineError, "");
-  card.querySelector('[data-action="request"]').disabled = true;
+  setBusy(card, true);
   const result = await api("POST", "/api/v1/requests", body);
   if (!result.ok) {
-    card.querySelector('[data-action="request"]').disabled = false;
+    setBusy(card, false);
     showError(inlineError, errorMessage(result));
     return;
   }
   upsertRequest(result.data);
+  keepFocusIn(card);
+}
+
+/** The button just pressed has been hidden: put keyboard focus on what replaced it. */
+function keepFocusIn(card) {
+  const focused = document.activeElement;
+  const lost = !focused || focused === document.body || (card.contains(focused) && focused.offsetParent === null);
+  if (!lost) return; // focus is somewhere the person put it; leave it there
+  const target = [...card.querySelectorAll(".request-slot button")].find((b) => b.offsetParent !== null);
+  target?.focus();
 }
 
 async function act(card, verb) {
   const id = Number(card.dataset.requestId);
-  if (!id) return;
-  for (const button of card.querySelectorAll("button")) button.disabled = true;
+  if (!id || isBusy(card.querySelector(`[data-action="${verb}"]`))) return;
+  setBusy(card, true);
   const result = await api("POST", `/api/v1/requests/${id}/${verb}`);
   if (!result.ok) {
     showError(errorBox, errorMessage(result));
@@ -143,13 +150,15 @@ async function act(card, verb) {
   }
   showError(errorBox, "");
   upsertRequest(result.data);
+  keepFocusIn(card);
 }
 
 function upsertRequest(req) {
   const known = state.requests.get(req.id);
   // The API answer and the live event carry the same shape; never step back in time.
-  if (known && known.updated_at > req.updated_at) return;
-  state.requests.set(req.id, { ...known, ...req, dismissed: req.dismissed ?? false });
+  if (!(known && known.updated_at > req.updated_at)) {
+    state.requests.set(req.id, { ...known, ...req, dismissed: req.dismissed ?? false });
+  }
   renderProviders();
 }
 

@@ -14,6 +14,7 @@ const localVideo = document.getElementById("local-video");
 const overlay = document.getElementById("overlay");
 const statusText = document.getElementById("room-status");
 const errorBox = document.getElementById("room-error");
+const soundButton = document.getElementById("sound");
 const stats = (window.anteroomCall = { presence: null, firstRemoteFrameAt: null, connected: false });
 
 let localStream = null;
@@ -58,8 +59,28 @@ function closePeer() {
   pc = null;
   remoteSid = null;
   remoteVideo.srcObject = null;
+  remoteVideo.muted = false;
+  soundButton.hidden = true;
   stats.connected = false;
 }
+
+function playRemote() {
+  remoteVideo.play().catch((error) => {
+    if (error?.name !== "NotAllowedError") return; // AbortError: a newer stream took over
+    // The browser will not play sound before the page is pressed (it allows it while the
+    // camera is on, so this is someone without one). Show the picture now, muted, and
+    // offer the sound with one press.
+    remoteVideo.muted = true;
+    remoteVideo.play().catch(() => {});
+    soundButton.hidden = false;
+  });
+}
+
+soundButton.addEventListener("click", () => {
+  remoteVideo.muted = false;
+  remoteVideo.play().catch(() => {});
+  soundButton.hidden = true;
+});
 
 function createPeer(sid, addTracks) {
   closePeer();
@@ -69,7 +90,10 @@ function createPeer(sid, addTracks) {
   peer.onicecandidate = ({ candidate }) => { if (peer === pc) send({ candidate }); };
   peer.ontrack = ({ streams, track }) => {
     const stream = streams[0] || new MediaStream([track]);
-    if (remoteVideo.srcObject !== stream) remoteVideo.srcObject = stream;
+    if (remoteVideo.srcObject !== stream) {
+      remoteVideo.srcObject = stream;
+      playRemote();
+    }
     if (track.kind === "video") watchFirstFrame();
   };
   peer.onconnectionstatechange = () => {
@@ -170,10 +194,16 @@ socket.on("connect_error", (error) => {
 });
 socket.on("participant_updated", ({ participant }) => {
   if (participant.id === config.me.participant_id && participant.presence === "admitted" && stats.presence === "waiting") {
-    join(); // we were admitted: take our place in the call room
+    // We were admitted: take our place in the call room, once. Our own re-join announces
+    // "admitted" again before its answer arrives; a second join would make the host start
+    // a second call over the first.
+    stats.presence = "joining";
+    join();
   }
 });
 socket.on("peer_joined", ({ sid }) => {
+  // The same connection announced twice: the call with it is already under way.
+  if (pc && sid === remoteSid && !["failed", "closed"].includes(pc.connectionState)) return;
   // We were here first: we make the offer (negotiationneeded fires when tracks are added).
   createPeer(sid, true);
   show(`Connecting to ${config.other_name}…`, "");

@@ -1,0 +1,257 @@
+"""What the browser tests and bench/call_setup.py share: how to start Chromium, the demo
+clinic driven through its API, people signed in in their own browser contexts, and what
+"the video is playing" means."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+from pathlib import Path
+
+import requests
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect
+
+from tests.server import DEMO, DEMO_PASSWORD, ROOT, LiveServer, server_database_url
+
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
+    "--disable-features=WebRtcHideLocalIpsWithMdns",
+]
+# A desk-sized screen: what a provider or a station actually has in front of them.
+VIEWPORT = {"width": 1280, "height": 800}
+PERMISSIONS = ["camera", "microphone", "notifications"]
+NAMES = {
+    "okafor": "Dr. Ada Okafor",
+    "lindqvist": "Dr. Ben Lindqvist",
+    "station": "Riverside Station",
+    "harbour": "Harbour Station",
+}
+# A second station beside the demo's, so a provider can have more than one request waiting.
+EMAILS = {**DEMO, "harbour": "harbour@example.org"}
+PROVIDERS = ("okafor", "lindqvist")
+REQUESTERS = ("station", "harbour")
+
+
+def launch_chromium(playwright: Playwright) -> Browser:
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+def start_server(workdir: Path) -> LiveServer:
+    """The real server on the suite's database (PostgreSQL when TEST_DATABASE_URL is set)
+    and Redis (when REDIS_URL is set), seeded with the demo clinic and a second station."""
+    server = LiveServer(
+        workdir=workdir,
+        database_url=server_database_url(),
+        redis_url=os.environ.get("REDIS_URL"),
+        # Its own Redis channel: other tiers may be running on the same Redis right now.
+        extra_env={"SOCKETIO_CHANNEL": f"anteroom-browser-{os.getpid()}"},
+    )
+    server.start()
+    try:
+        server.flask(
+            "users", "create", "--email", EMAILS["harbour"], "--name", NAMES["harbour"],
+            "--role", "requester", stdin=DEMO_PASSWORD + "\n",
+        )  # fmt: skip
+    except Exception:
+        server.stop()
+        raise
+    return server
+
+
+class Clinic:
+    """The demo clinic through its API: tokens, ids, and putting everyone back at rest."""
+
+    def __init__(self, server: LiveServer):
+        self.server = server
+        self._tokens: dict[str, str] = {}
+
+    def token(self, who: str) -> str:
+        if who not in self._tokens:
+            self._tokens[who] = self.server.token(EMAILS[who])
+        return self._tokens[who]
+
+    def api(self, who: str, method: str, path: str, json=None) -> requests.Response:
+        response = self.server.api(method, path, self.token(who), json=json)
+        response.raise_for_status()
+        return response
+
+    def provider_id(self, who: str) -> int:
+        return self.server.provider_id(self.token(who), NAMES[who])
+
+    def set_available(self, who: str, available: bool) -> None:
+        self.api(who, "PUT", "/providers/me/availability", {"available": available})
+
+    def dashboard(self, who: str, path: str) -> dict:
+        """The page's own rendered snapshot of the user's stream (what the page starts from)."""
+        response = requests.get(
+            self.server.url + path,
+            headers={"Authorization": f"Bearer {self.token(who)}"},
+            timeout=10,
+        )
+        response.raise_for_status()
+        found = re.search(
+            r'<script type="application/json" id="snapshots">(.*?)</script>', response.text, re.S
+        )
+        snapshots = json.loads(found.group(1))
+        return next(s["data"] for s in snapshots if s["stream"] != "directory")
+
+    def request_session(
+        self, provider: str, service: str | None = None, requester: str = "station"
+    ) -> dict:
+        """The requester asks for a session through the API (as a station's integration would)."""
+        body = {"provider_id": self.provider_id(provider)}
+        if service:
+            listed = self.api(requester, "GET", "/providers").json()
+            offered = next(p for p in listed if p["name"] == NAMES[provider])["services"]
+            body["service_id"] = next(s["id"] for s in offered if s["name"] == service)
+        return self.api(requester, "POST", "/requests", body).json()
+
+    def accepted_visit(self, provider: str, service: str | None = None) -> int:
+        """A session the provider has accepted from Riverside Station; returns the visit id."""
+        self.set_available(provider, True)
+        request = self.request_session(provider, service)
+        accepted = self.api(provider, "POST", f"/requests/{request['id']}/accept").json()
+        return accepted["visit_id"]
+
+    def reset(self) -> None:
+        """Providers unavailable (declining anything pending), sessions ended, notes read."""
+        for provider in PROVIDERS:
+            self.set_available(provider, False)
+            for visit in self.dashboard(provider, "/provider")["sessions"]:
+                self.api(provider, "POST", f"/visits/{visit['id']}/end")
+        for requester in REQUESTERS:
+            for req in self.dashboard(requester, "/requester")["requests"]:
+                verb = "cancel" if req["state"] == "pending" else "dismiss"
+                self.api(requester, "POST", f"/requests/{req['id']}/{verb}")
+
+
+class People:
+    """`people.login("okafor")` → a signed-in page in its own browser context."""
+
+    def __init__(self, browser: Browser, server: LiveServer):
+        self.browser = browser
+        self.server = server
+        self.contexts: list[BrowserContext] = []
+        self.pages: dict[str, Page] = {}
+
+    def new_page(self, label: str = "anonymous") -> Page:
+        context = self.browser.new_context(
+            base_url=self.server.url, viewport=VIEWPORT, permissions=PERMISSIONS
+        )
+        self.contexts.append(context)
+        page = context.new_page()
+        self.pages[label] = page
+        return page
+
+    def login(self, who: str, password: str = DEMO_PASSWORD) -> Page:
+        page = self.new_page(who)
+        page.goto("/auth/login")
+        page.get_by_label("Email").fill(EMAILS.get(who, who))
+        page.get_by_label("Password").fill(password)
+        page.get_by_role("button", name="Sign in").click()
+        expect(page).not_to_have_url(re.compile(r"/auth/login"))
+        if page.locator("script#snapshots").count():  # a live dashboard
+            wait_live(page)
+        return page
+
+    def close(self) -> None:
+        for context in self.contexts:
+            context.close()
+
+
+def wait_live(page: Page) -> None:
+    """Wait until a dashboard's script runs and its live connection is up."""
+    expect(page.locator("html")).to_have_attribute("data-live", "connected")
+
+
+def screenshot(page: Page, name: str, folder: Path = ARTIFACTS, **options) -> Path:
+    """Write page.png under test-artifacts/ (or `folder`) and return its path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
+    # Finished transitions: no half-faded hover or arrival flash in the picture.
+    options.setdefault("animations", "disabled")
+    page.screenshot(path=str(path), **options)
+    return path
+
+
+PLAYBACK = """async ([selector, wait]) => {
+  const video = document.querySelector(selector);
+  const sample = () => ({
+    frames: video.getVideoPlaybackQuality().totalVideoFrames,
+    time: video.currentTime,
+  });
+  const first = sample();
+  await new Promise((resolve) => setTimeout(resolve, wait));
+  const second = sample();
+  return {
+    width: video.videoWidth, height: video.videoHeight, paused: video.paused,
+    readyState: video.readyState, first, second,
+  };
+}"""
+
+
+def assert_video_playing(page: Page, selector: str = "#remote-video") -> dict:
+    """The video is decoding frames right now: it has a size, and frames and time advance."""
+    page.wait_for_function(
+        """(selector) => {
+          const v = document.querySelector(selector);
+          return v && v.videoWidth > 0 && v.getVideoPlaybackQuality().totalVideoFrames > 0;
+        }""",
+        arg=selector,
+        timeout=15_000,
+    )
+    seen = page.evaluate(PLAYBACK, [selector, 800])
+    assert seen["width"] > 0 and seen["height"] > 0, seen
+    assert not seen["paused"], seen
+    assert seen["second"]["frames"] > seen["first"]["frames"], seen
+    assert seen["second"]["time"] > seen["first"]["time"], seen
+    return seen
+
+
+def assert_in_call(page: Page, other: str) -> dict:
+    """Connected to `other`, their video playing on this page, and no error on screen."""
+    expect(page.locator("#room-status")).to_have_text(f"In the meeting with {other}")
+    expect(page.locator("#overlay")).to_be_hidden()
+    seen = assert_video_playing(page, "#remote-video")
+    expect(page.get_by_role("alert")).to_be_hidden()
+    assert page.evaluate("window.anteroomCall.connected") is True
+    return seen
+
+
+def side_by_side(browser: Browser, shots: list[tuple[str, Path]], path: Path) -> Path:
+    """One picture of several screens, each under a caption (for the README)."""
+    tiles = "".join(
+        f'<figure><figcaption>{caption}</figcaption><img src="data:image/png;base64,'
+        f'{base64.b64encode(shot.read_bytes()).decode()}"></figure>'
+        for caption, shot in shots
+    )
+    html = f"""<!doctype html><style>
+      body {{ margin: 0; padding: 28px; background: #e2e8f0; display: flex; gap: 28px;
+        font: 600 22px system-ui, "DejaVu Sans", sans-serif; color: #0f172a; width: max-content; }}
+      figure {{ margin: 0; }}
+      figcaption {{ margin: 0 0 12px 4px; }}
+      img {{ display: block; width: 960px; border-radius: 14px;
+        box-shadow: 0 2px 6px rgba(15,23,42,.12), 0 12px 32px rgba(15,23,42,.14); }}
+    </style><body>{tiles}</body>"""
+    context = browser.new_context(viewport={"width": 800, "height": 600})
+    try:
+        page = context.new_page()
+        page.set_content(html)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        page.locator("body").screenshot(path=str(path))
+    finally:
+        context.close()
+    return path
