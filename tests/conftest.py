@@ -32,6 +32,19 @@ TABLES = [
 ]
 
 
+TIER_ORDER = ["unit", "app", "realserver", "browser"]
+
+
+def pytest_collection_modifyitems(items):
+    """Fast tiers first: a broken transition fails in a second, before any browser starts."""
+
+    def tier(item) -> int:
+        parts = item.nodeid.split("/")
+        return TIER_ORDER.index(parts[1]) if len(parts) > 2 and parts[1] in TIER_ORDER else 0
+
+    items.sort(key=tier)
+
+
 def _database_url_for_tests(tmp_path_factory) -> str:
     url = os.environ.get("TEST_DATABASE_URL")
     if url:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -13,6 +14,13 @@ pytestmark = pytest.mark.realserver
 
 RED = (81, 90, 240)  # BT.601 YUV
 BLUE = (41, 240, 110)
+
+
+def run_in_own_loop(make_coroutine):
+    """asyncio.run in a worker thread: the browser tier's Playwright keeps an event loop
+    running on the main thread for the whole session, where asyncio.run refuses to start."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(lambda: asyncio.run(make_coroutine())).result()
 
 
 def close_to(seen: tuple[float, ...], sent: tuple[int, ...], tolerance: float = 12) -> bool:
@@ -43,7 +51,7 @@ def test_two_headless_peers_see_each_others_video(server, accounts):
         finally:
             await asyncio.gather(host.close(), patient.close())
 
-    host, patient, at_host, at_patient = asyncio.run(asyncio.wait_for(call(), 30))
+    host, patient, at_host, at_patient = run_in_own_loop(lambda: asyncio.wait_for(call(), 30))
 
     assert host.errors == patient.errors == []
     assert (at_patient.width, at_patient.height) == (320, 240)
