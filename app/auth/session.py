@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import Flask, current_app, g, redirect, request, session, url_for
+from flask import Flask, current_app, flash, g, redirect, request, session, url_for
 from flask_login import current_user, logout_user
 
 from app.errors import respond, wants_json
@@ -31,6 +31,8 @@ def init_app(app: Flask) -> None:
 def unauthorized():
     if wants_json():
         return respond(401, "unauthorized", "Sign in or send a valid bearer token.")
+    if not session.get("idle_logged_out"):
+        flash(login_manager.login_message, login_manager.login_message_category)
     return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
 
 

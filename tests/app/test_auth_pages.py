@@ -117,6 +117,7 @@ def test_pages_send_anonymous_visitors_to_sign_in(client, path):
     location = urlsplit(response.headers["Location"])
     assert location.path == "/auth/login"
     assert parse_qs(location.query)["next"] == [path]
+    assert "Please sign in to continue." in client.get("/auth/login").get_data(as_text=True)
 
 
 def test_logout_is_not_a_get(client, auth, make_user):
@@ -165,6 +166,7 @@ def test_idle_session_is_signed_out_on_its_next_request(app, client, auth, make_
         assert "_user_id" not in session
     page = client.get("/auth/login").get_data(as_text=True)
     assert "signed out after a period of inactivity" in page
+    assert "Please sign in to continue." not in page  # one message, the one that explains
     assert client.get("/provider").status_code == 302
 
 
