@@ -6,6 +6,7 @@ its transaction, commits, and only then publishes. Room names are stream names.
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -14,6 +15,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from app.extensions import db, socketio
 from app.models import StreamVersion
+
+logger = logging.getLogger(__name__)
 
 
 def provider_stream(user_id: int) -> str:
@@ -72,9 +75,18 @@ class Outbox:
                 next_version[message.room] += 1
 
     def publish(self) -> None:
-        """Emit every message; call after commit."""
+        """Emit every message; call after commit.
+
+        The change is already committed, so a failed emit (the message queue down) must not
+        turn it into an error for the caller: screens catch up from their next snapshot or
+        from the version gap the next event reveals.
+        """
         for message in self.messages:
-            socketio.emit(message.event, message.payload, to=message.room)
+            try:
+                socketio.emit(message.event, message.payload, to=message.room)
+            except Exception:
+                # Event and room only: payloads carry patient names.
+                logger.exception("could not publish %s to %s", message.event, message.room)
         self.messages.clear()
 
 
