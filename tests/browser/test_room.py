@@ -81,3 +81,26 @@ def test_mute_and_camera_off_stop_what_the_other_side_gets(people, visit):
     unmute.click()
     expect(requester.get_by_role("button", name="Mute")).to_have_attribute("aria-pressed", "false")
     assert requester.evaluate(tracks, "audio") == [True]
+
+
+NO_CAMERA_OR_MICROPHONE = """
+  navigator.mediaDevices.getUserMedia = () =>
+    Promise.reject(new DOMException("Permission denied", "NotAllowedError"));
+"""
+
+
+def test_a_provider_without_camera_still_sees_and_hears_the_patient(people, visit):
+    provider = people.login("lindqvist")
+    provider.add_init_script(NO_CAMERA_OR_MICROPHONE)
+    requester = people.login("station")
+    provider.goto(f"/visits/{visit}")  # first in the room, so it makes the offer
+    expect(provider.get_by_role("alert")).to_contain_text("camera or microphone is blocked")
+
+    requester.goto(f"/visits/{visit}")
+
+    expect(provider.locator("#room-status")).to_have_text("In the meeting with Riverside Station")
+    assert_video_playing(provider)
+    received = provider.evaluate(
+        "() => document.querySelector('#remote-video').srcObject.getTracks().map((t) => t.kind)"
+    )
+    assert sorted(received) == ["audio", "video"]

@@ -117,7 +117,15 @@ function createPeer(sid, addTracks) {
       makingOffer = false;
     }
   };
-  if (addTracks) addLocalTracks();
+  if (addTracks) {
+    addLocalTracks();
+    // Without a camera or microphone we still offer to receive, or no offer would start.
+    for (const kind of ["audio", "video"]) {
+      if (!localStream.getTracks().some((t) => t.kind === kind)) {
+        peer.addTransceiver(kind, { direction: "recvonly" });
+      }
+    }
+  }
   return peer;
 }
 
