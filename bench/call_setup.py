@@ -62,12 +62,14 @@ def one_run(clinic: Clinic, provider, requester) -> dict:
 
     provider.wait_for_url(f"**/visits/{visit_id}")
     provider.wait_for_function("() => window.anteroomCall?.firstRemoteFrameAt", timeout=20_000)
-    pressed, first_frame, loaded = provider.evaluate(
+    pressed, first_frame, loaded, origin, marks = provider.evaluate(
         """() => [
           Number(sessionStorage.getItem("enterPressedAt")),
           window.anteroomCall.firstRemoteFrameAt,
           performance.timeOrigin
             + performance.getEntriesByType("navigation")[0].domContentLoadedEventEnd,
+          performance.timeOrigin,
+          window.anteroomCall.marks,
         ]"""
     )
     assert pressed > 0, "the press was not recorded"
@@ -75,6 +77,8 @@ def one_run(clinic: Clinic, provider, requester) -> dict:
         "visit_id": visit_id,
         "ms": round(first_frame - pressed, 1),
         "page_ready_ms": round(loaded - pressed, 1),
+        # Each step of the room page's call setup, in ms after the press.
+        "steps_ms": {name: round(origin + at - pressed) for name, at in marks.items()},
     }
 
 
@@ -102,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
                         f"(room page ready after {run['page_ready_ms']:.0f} ms)",
                         flush=True,
                     )
+                    steps = sorted(run["steps_ms"].items(), key=lambda step: step[1])
+                    print("   " + ", ".join(f"{name} {at}" for name, at in steps), flush=True)
                 clinic.reset()
                 version = browser.version
                 people.close()
@@ -120,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         "runs": times,
         "median": median,
         "page_ready_ms": [r["page_ready_ms"] for r in runs],
+        "steps_ms": [r["steps_ms"] for r in runs],
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "environment": {
             "chromium": version,

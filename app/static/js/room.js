@@ -15,7 +15,13 @@ const overlay = document.getElementById("overlay");
 const statusText = document.getElementById("room-status");
 const errorBox = document.getElementById("room-error");
 const soundButton = document.getElementById("sound");
-const stats = (window.anteroomCall = { presence: null, firstRemoteFrameAt: null, connected: false });
+const stats = (window.anteroomCall = {
+  presence: null, firstRemoteFrameAt: null, connected: false, marks: {},
+});
+// Milliseconds since navigation for each step of call setup, for bench/call_setup.
+function mark(name) {
+  stats.marks[name] ??= Math.round(performance.now());
+}
 
 let localStream = null;
 let pc = null;
@@ -39,6 +45,7 @@ function hideOverlay(status) {
 async function startMedia() {
   try {
     localStream = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 640, height: 480 } });
+    mark("camera_ready");
     localVideo.srcObject = localStream;
   } catch (error) {
     localStream = new MediaStream();
@@ -99,6 +106,7 @@ function createPeer(sid, addTracks) {
   peer.onconnectionstatechange = () => {
     if (peer !== pc) return;
     if (peer.connectionState === "connected") {
+      mark("connected");
       stats.connected = true;
       hideOverlay(`In the meeting with ${config.other_name}`);
     } else if (peer.connectionState === "failed") {
@@ -111,6 +119,7 @@ function createPeer(sid, addTracks) {
       makingOffer = true;
       await peer.setLocalDescription();
       if (peer === pc) send({ description: peer.localDescription.toJSON() });
+      mark("offer_sent");
     } catch (error) {
       showError(errorBox, `Could not start the call: ${error.message}`);
     } finally {
@@ -137,6 +146,7 @@ function watchFirstFrame() {
   if (stats.firstRemoteFrameAt || !("requestVideoFrameCallback" in remoteVideo)) return;
   remoteVideo.requestVideoFrameCallback(() => {
     stats.firstRemoteFrameAt = performance.timeOrigin + performance.now();
+    mark("first_remote_frame");
   });
 }
 
@@ -181,6 +191,7 @@ function join() {
       return;
     }
     stats.presence = answer.presence;
+    mark(`joined_${answer.presence}`);
     if (answer.presence === "admitted") {
       if (!pc) show(`Waiting for ${config.other_name}`, isHost
         ? "They will join as soon as they enter the waiting room."
@@ -191,7 +202,7 @@ function join() {
   });
 }
 
-socket.on("connect", join);
+socket.on("connect", () => { mark("socket_connected"); join(); });
 socket.on("disconnect", () => {
   if (ended) return;
   closePeer();
@@ -209,19 +220,33 @@ socket.on("participant_updated", ({ participant }) => {
     join();
   }
 });
-socket.on("peer_joined", ({ sid }) => {
+// Call events are handled one at a time, in arrival order, and only once the camera is
+// ready: the socket connects while the camera starts, and an ICE candidate must never
+// overtake the offer it belongs to.
+let callWork = Promise.resolve();
+function inOrder(handler) {
+  return (message) => {
+    callWork = callWork
+      .then(() => mediaReady)
+      .then(() => handler(message))
+      .catch((error) => showError(errorBox, `Call setup failed: ${error.message}`));
+  };
+}
+
+socket.on("peer_joined", inOrder(({ sid }) => {
   // The same connection announced twice: the call with it is already under way.
   if (pc && sid === remoteSid && !["failed", "closed"].includes(pc.connectionState)) return;
   // We were here first: we make the offer (negotiationneeded fires when tracks are added).
+  mark("peer_joined");
   createPeer(sid, true);
   show(`Connecting to ${config.other_name}…`, "");
-});
-socket.on("peer_left", ({ sid }) => {
+}));
+socket.on("peer_left", inOrder(({ sid }) => {
   if (sid !== remoteSid) return;
   closePeer();
   show(`${config.other_name} left the call`, isHost ? "You can wait here or hang up." : "Please wait here; they may come back.");
-});
-socket.on("signal", onSignal);
+}));
+socket.on("signal", inOrder(onSignal));
 socket.on("visit_ended", () => {
   ended = true;
   closePeer();
@@ -261,6 +286,6 @@ document.getElementById("hangup").addEventListener("click", () => {
 });
 
 show("Starting your camera…", "");
-await startMedia();
+const mediaReady = startMedia();
 socket.connect();
 watchIdle();
