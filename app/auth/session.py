@@ -1,4 +1,5 @@
-"""The one way to load the current user: session cookie, or a bearer token on the API.
+"""The one way to load the current user: the session cookie, or on the API a bearer token
+(see app.api.routes.authenticate_caller), which wins over any cookie.
 
 Also the idle logout: a signed-in browser that makes no request for IDLE_LOGOUT is signed
 out on its next request, checked on the server, not only by cookie expiry.
@@ -14,7 +15,6 @@ from flask_login import current_user, logout_user
 from app.errors import respond, wants_json
 from app.extensions import db, login_manager
 from app.models import User
-from app.services.users import user_for_token
 
 LAST_SEEN = "last_seen"
 
@@ -44,21 +44,9 @@ def load_user(user_id: str) -> User | None:
         return None
 
 
-@login_manager.request_loader
-def load_user_from_bearer(req) -> User | None:
-    token = bearer_token(req)
-    if token is None:
-        return None
-    user = user_for_token(token)
-    if user is not None:
-        g.bearer_auth = True
-    return user
-
-
 def use_bearer_user(user: User) -> None:
     """Make `user` the current user for this request only (no session is written)."""
     g._login_user = user  # where Flask-Login keeps the request's user
-    g.bearer_auth = True
 
 
 def bearer_token(req) -> str | None:
