@@ -77,6 +77,7 @@ class Clinic:
     def __init__(self, server: LiveServer):
         self.server = server
         self._tokens: dict[str, str] = {}
+        self._sessions: dict[str, requests.Session] = {}
 
     def token(self, who: str) -> str:
         if who not in self._tokens:
@@ -88,6 +89,21 @@ class Clinic:
         response.raise_for_status()
         return response
 
+    def signed_in(self, who: str) -> requests.Session:
+        """A cookie session signed in through the real form (pages take no bearer token)."""
+        if who not in self._sessions:
+            session = requests.Session()
+            form = session.get(self.server.url + "/auth/login", timeout=10).text
+            csrf = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', form).group(1)
+            response = session.post(
+                self.server.url + "/auth/login",
+                data={"email": EMAILS[who], "password": DEMO_PASSWORD, "csrf_token": csrf},
+                timeout=10,
+            )
+            response.raise_for_status()
+            self._sessions[who] = session
+        return self._sessions[who]
+
     def provider_id(self, who: str) -> int:
         return self.server.provider_id(self.token(who), NAMES[who])
 
@@ -96,11 +112,7 @@ class Clinic:
 
     def dashboard(self, who: str, path: str) -> dict:
         """The page's own rendered snapshot of the user's stream (what the page starts from)."""
-        response = requests.get(
-            self.server.url + path,
-            headers={"Authorization": f"Bearer {self.token(who)}"},
-            timeout=10,
-        )
+        response = self.signed_in(who).get(self.server.url + path, timeout=10)
         response.raise_for_status()
         found = re.search(
             r'<script type="application/json" id="snapshots">(.*?)</script>', response.text, re.S
@@ -228,7 +240,17 @@ def assert_in_call(page: Page, other: str) -> dict:
     seen = assert_video_playing(page, "#remote-video")
     expect(page.get_by_role("alert")).to_be_hidden()
     assert page.evaluate("window.anteroomCall.connected") is True
+    assert_audio_arriving(page)
     return seen
+
+
+def assert_audio_arriving(page: Page) -> None:
+    """The other side's microphone is heard: audio samples decode and keep coming."""
+    before = page.evaluate("window.anteroomCall.received()")
+    page.wait_for_timeout(500)
+    after = page.evaluate("window.anteroomCall.received()")
+    assert "audio" in after, after
+    assert after["audio"]["samples"] > before.get("audio", {}).get("samples", 0), (before, after)
 
 
 def side_by_side(browser: Browser, shots: list[tuple[str, Path]], path: Path) -> Path:

@@ -18,6 +18,19 @@ const soundButton = document.getElementById("sound");
 const stats = (window.anteroomCall = {
   presence: null, firstRemoteFrameAt: null, connected: false, marks: {},
 });
+// What this page receives, per kind, from the call's own statistics (used by the tests).
+stats.received = async () => {
+  const seen = {};
+  for (const report of (await pc?.getStats())?.values() ?? []) {
+    if (report.type !== "inbound-rtp") continue;
+    seen[report.kind] = {
+      packets: report.packetsReceived ?? 0,
+      framesDecoded: report.framesDecoded ?? 0,
+      samples: report.totalSamplesReceived ?? 0,
+    };
+  }
+  return seen;
+};
 // Milliseconds since navigation for each step of call setup, for bench/call_setup.
 function mark(name) {
   stats.marks[name] ??= Math.round(performance.now());
