@@ -28,6 +28,9 @@ def create_app(config: Config | None = None) -> Flask:
         channel=app.config["SOCKETIO_CHANNEL"],
         # Same-origin only: engineio's default check, never "*".
         cors_allowed_origins=None,
+        # One connection's events are handled in the order they were sent: an ICE candidate
+        # relayed ahead of its offer is useless, and a leave must not overtake a join.
+        async_handlers=False,
         logger=False,
         engineio_logger=False,
     )

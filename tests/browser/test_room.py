@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
+
 import pytest
+from aiortc import RTCSessionDescription
 from playwright.sync_api import expect
 
+from media.peer import ColorTrack, HeadlessPeer
 from tests.browser.support import assert_in_call, assert_video_playing
 
 pytestmark = pytest.mark.browser
@@ -104,3 +109,53 @@ def test_a_provider_without_camera_still_sees_and_hears_the_patient(people, visi
         "() => document.querySelector('#remote-video').srcObject.getTracks().map((t) => t.kind)"
     )
     assert sorted(received) == ["audio", "video"]
+
+
+class CandidateFirstPeer(HeadlessPeer):
+    """A patient's peer whose first ICE candidate reaches the provider ahead of its answer,
+    as any relay that reorders messages would deliver them."""
+
+    async def _answer(self, sender: str, offer: dict) -> None:
+        pc = await self._new_pc(sender)
+        await pc.setRemoteDescription(RTCSessionDescription(**offer))
+        self._add_tracks(pc)
+        await pc.setLocalDescription(await pc.createAnswer())
+        answer = {"type": pc.localDescription.type, "sdp": pc.localDescription.sdp}
+        first = next(line for line in answer["sdp"].splitlines() if line.startswith("a=candidate:"))
+        await self._send({"candidate": {"candidate": first[2:], "sdpMid": "0", "sdpMLineIndex": 0}})
+        await self._send({"description": answer})
+
+
+def test_a_candidate_that_overtakes_the_answer_waits_for_it(people, clinic, live_server, visit):
+    provider = people.login("lindqvist")
+    provider.goto(f"/visits/{visit}")  # first in the room: the provider's page makes the offer
+    expect(provider.get_by_role("heading", name="Waiting for Riverside Station")).to_be_visible()
+    done = threading.Event()
+    outcome: dict = {}
+
+    async def patient() -> None:
+        peer = CandidateFirstPeer(
+            live_server.url, clinic.token("station"), visit, host=False,
+            make_tracks=lambda: [ColorTrack()],
+        )  # fmt: skip
+        try:
+            await peer.start()
+            await peer.wait_for_frames(3, timeout=15)  # the provider's camera reaches us
+            outcome["errors"] = list(peer.errors)
+            while not done.is_set():
+                await asyncio.sleep(0.05)
+        finally:
+            await peer.close()
+
+    worker = threading.Thread(target=lambda: asyncio.run(patient()), daemon=True)
+    worker.start()
+    try:
+        expect(provider.locator("#room-status")).to_have_text(
+            "In the meeting with Riverside Station"
+        )
+        assert_video_playing(provider)  # the headless patient sends video only
+        expect(provider.get_by_role("alert")).to_be_hidden()  # no "remote description was null"
+    finally:
+        done.set()
+        worker.join(timeout=20)
+    assert outcome.get("errors") == []

@@ -76,6 +76,7 @@ function send(data) {
 
 function closePeer() {
   if (pc) pc.close();
+  earlyCandidates.delete(remoteSid);
   pc = null;
   remoteSid = null;
   remoteVideo.srcObject = null;
@@ -163,6 +164,21 @@ function watchFirstFrame() {
   });
 }
 
+// ICE candidates that arrive before the description they belong to wait here, per sender.
+const earlyCandidates = new Map();
+
+async function addCandidates(from) {
+  const waiting = earlyCandidates.get(from) ?? [];
+  earlyCandidates.delete(from);
+  for (const candidate of waiting) {
+    try {
+      await pc.addIceCandidate(candidate);
+    } catch (error) {
+      if (!ignoreOffer) throw error;
+    }
+  }
+}
+
 async function onSignal({ from, data }) {
   try {
     if (data.description) {
@@ -174,6 +190,7 @@ async function onSignal({ from, data }) {
         addLocalTracks();
         await pc.setLocalDescription();
         send({ description: pc.localDescription.toJSON() });
+        await addCandidates(from);
         return;
       }
       const collision = data.description.type === "offer" && (makingOffer || pc.signalingState !== "stable");
@@ -184,12 +201,10 @@ async function onSignal({ from, data }) {
         await pc.setLocalDescription();
         send({ description: pc.localDescription.toJSON() });
       }
-    } else if (data.candidate !== undefined && pc && remoteSid === from) {
-      try {
-        await pc.addIceCandidate(data.candidate);
-      } catch (error) {
-        if (!ignoreOffer) throw error;
-      }
+      await addCandidates(from);
+    } else if (data.candidate !== undefined) {
+      earlyCandidates.set(from, [...(earlyCandidates.get(from) ?? []), data.candidate]);
+      if (pc && remoteSid === from && pc.remoteDescription) await addCandidates(from);
     }
   } catch (error) {
     showError(errorBox, `Call setup failed: ${error.message}`);
