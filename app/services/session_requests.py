@@ -114,12 +114,10 @@ def create_request(
         provider_id=provider.id,
         service_id=service.id if service else None,
         state=outcome.state,
-        decline_note=None,
+        decline_note=UNAVAILABLE_NOTE if outcome.state == RequestState.DECLINED else None,
         created_at=now,
         updated_at=now,
     )
-    if outcome.state == RequestState.DECLINED:
-        req.decline_note = UNAVAILABLE_NOTE
     db.session.add(req)
     try:
         db.session.flush()

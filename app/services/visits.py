@@ -105,9 +105,8 @@ def enter_visit(user: User, visit_id: int, sid: str, now: datetime | None = None
     user's presence.
     """
     now = now or utcnow()
+    # populate_existing in load_visit reloads the participants too, after the lock.
     visit, me = load_visit(user, visit_id, lock=True)
-    for participant in visit.participants:
-        db.session.refresh(participant)
     if visit.state not in (VisitState.OPEN, VisitState.IN_CALL):
         raise Conflict("This session has ended.", state=visit.state)
     changed = [me]
