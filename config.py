@@ -37,6 +37,52 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
         raise ConfigError(f"{name} must be a whole number, got {raw!r}") from exc
 
 
+def _float(env: dict[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from exc
+    if value <= 0:
+        raise ConfigError(f"{name} must be more than 0, got {raw!r}")
+    return value
+
+
+def _rate(env: dict[str, str], name: str, default: str) -> str:
+    """A rate limit in the `limits` notation ("5/minute;20/hour"), checked now."""
+    from limits import parse_many
+
+    value = env.get(name) or default
+    try:
+        parse_many(value)
+    except ValueError as exc:
+        raise ConfigError(
+            f"{name} must be a rate such as '5/minute;20/hour', got {value!r}"
+        ) from exc
+    return value
+
+
+def _choice(env: dict[str, str], name: str, default: str, allowed: tuple[str, ...]) -> str:
+    value = env.get(name) or default
+    if value not in allowed:
+        raise ConfigError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
+    return value
+
+
+def _minutes_list(env: dict[str, str], name: str, default: str) -> list[timedelta]:
+    """Minutes such as "1440,15" as [24 h, 15 min]; an empty value means none."""
+    raw = env.get(name, default)
+    try:
+        minutes = [int(part) for part in raw.split(",") if part.strip()]
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be whole minutes separated by commas") from exc
+    if any(m <= 0 for m in minutes):
+        raise ConfigError(f"{name} must be whole minutes separated by commas")
+    return [timedelta(minutes=m) for m in minutes]
+
+
 def _development_secret(instance_path: Path) -> str:
     """A random key kept under instance/ so development sessions survive a restart."""
     key_file = instance_path / "secret_key"
@@ -96,7 +142,8 @@ class Config:
         elif database_url.startswith("postgresql://"):
             database_url = "postgresql+psycopg://" + database_url[len("postgresql://") :]
 
-        idle_minutes = _int(env, "IDLE_LOGOUT_MINUTES", 30)
+        # Fractions allowed (0.2 = 12 s) so tests can watch a call outlive the limit.
+        idle_minutes = _float(env, "IDLE_LOGOUT_MINUTES", 30)
         secure_cookies = _bool(env.get("SESSION_COOKIE_SECURE"), not development)
         settings = dict(
             ENV_NAME=environment,
@@ -114,7 +161,9 @@ class Config:
             TURN_SECRET=env.get("TURN_SECRET") or None,
             TURN_TTL=timedelta(seconds=_int(env, "TURN_TTL_SECONDS", 4 * 3600)),
             IDLE_LOGOUT=timedelta(minutes=idle_minutes),
-            PERMANENT_SESSION_LIFETIME=timedelta(minutes=idle_minutes),
+            # The cookie outlives the idle limit: the server ends idle sessions itself, and
+            # a page that comes back after one can then say why it is signed out.
+            PERMANENT_SESSION_LIFETIME=max(timedelta(minutes=idle_minutes), timedelta(hours=12)),
             SESSION_COOKIE_HTTPONLY=True,
             SESSION_COOKIE_SAMESITE="Lax",
             SESSION_COOKIE_SECURE=secure_cookies,
@@ -124,10 +173,67 @@ class Config:
             WTF_CSRF_TIME_LIMIT=None,  # the session's own idle limit bounds the token
             API_TOKEN_LIFETIME=timedelta(hours=_int(env, "API_TOKEN_HOURS", 12)),
             DECLINE_NOTES_ENABLED=_bool(env.get("DECLINE_NOTES_ENABLED"), True),
-            MAIL_SERVER=env.get("MAIL_SERVER", "localhost"),
+            # How often each web process re-checks the authority behind its open sockets
+            # (sign-out, idle logout, deactivation, revocation, a role change).
+            AUTHORITY_CHECK_SECONDS=_float(env, "AUTHORITY_CHECK_SECONDS", 2),
+            MAX_SOCKETS_PER_USER=_int(env, "MAX_SOCKETS_PER_USER", 8),
+            # Bodies: JSON and forms, and (per route) uploads. Werkzeug answers 413 from the
+            # Content-Length, or as soon as a chunked body passes the limit.
+            MAX_CONTENT_LENGTH=_int(env, "MAX_BODY_BYTES", 1024 * 1024),
+            MAX_FORM_MEMORY_SIZE=_int(env, "MAX_BODY_BYTES", 1024 * 1024),
+            MAX_UPLOAD_BYTES=_int(env, "MAX_UPLOAD_BYTES", 25 * 1024 * 1024),
+            # Seconds a client may take to send a request's headers and body (slowloris).
+            REQUEST_READ_TIMEOUT=_float(env, "REQUEST_READ_TIMEOUT_SECONDS", 30),
+            # Reverse proxies in front (nginx: 1): trust that many X-Forwarded-For/-Proto hops.
+            PROXY_COUNT=_int(env, "PROXY_COUNT", 0),
+            # Strict-Transport-Security on answers over HTTPS (0 turns it off).
+            HSTS_SECONDS=_int(env, "HSTS_SECONDS", 365 * 24 * 3600),
+            # Rate limits (Flask-Limiter and its `limits` library); Redis shares them.
+            RATELIMIT_ENABLED=_bool(env.get("RATELIMIT_ENABLED"), True),
+            RATELIMIT_STORAGE_URI=env.get("REDIS_URL") or "memory://",
+            RATELIMIT_KEY_PREFIX=env.get("SOCKETIO_CHANNEL", "anteroom"),
+            RATELIMIT_STRATEGY="moving-window",
+            RATELIMIT_HEADERS_ENABLED=True,
+            SIGN_IN_ADDRESS_LIMIT=_rate(env, "SIGN_IN_ADDRESS_LIMIT", "30/minute"),
+            SIGN_IN_FAILURE_LIMIT=_rate(
+                env, "SIGN_IN_FAILURE_LIMIT", "5/minute;10/15 minutes;20/day"
+            ),
+            SIGN_IN_ACCOUNT_LIMIT=_rate(env, "SIGN_IN_ACCOUNT_LIMIT", "50/hour"),
+            REQUEST_CREATION_LIMIT=_rate(env, "REQUEST_CREATION_LIMIT", "10/minute"),
+            # Links that lead nowhere, per address: nobody guesses a 256-bit token, but a
+            # client trying must not cost a database query each.
+            LINK_ATTEMPT_LIMIT=_rate(env, "LINK_ATTEMPT_LIMIT", "20/minute"),
+            SOCKET_EVENT_LIMIT=_rate(env, "SOCKET_EVENT_LIMIT", "100/10 seconds"),
+            # Flask-Mail's own names. With no MAIL_SERVER, messages are written to the log
+            # instead of sent (development); with one, they go out, under `make run` too.
+            MAIL_SERVER=env.get("MAIL_SERVER") or None,
             MAIL_PORT=_int(env, "MAIL_PORT", 25),
+            MAIL_USE_TLS=_bool(env.get("MAIL_USE_TLS"), False),
+            MAIL_USE_SSL=_bool(env.get("MAIL_USE_SSL"), False),
+            MAIL_USERNAME=env.get("MAIL_USERNAME") or None,
+            MAIL_PASSWORD=env.get("MAIL_PASSWORD") or None,
             MAIL_DEFAULT_SENDER=env.get("MAIL_DEFAULT_SENDER", "anteroom@localhost"),
-            MAIL_SUPPRESS_SEND=_bool(env.get("MAIL_SUPPRESS_SEND"), development),
+            MAIL_TIMEOUT=_float(env, "MAIL_TIMEOUT_SECONDS", 10),
+            # SMS: "log" (the default: written to the log) or "http" (POST {to, body} as
+            # JSON to SMS_HTTP_URL, with SMS_HTTP_TOKEN as a bearer token if set).
+            SMS_BACKEND=_choice(env, "SMS_BACKEND", "log", ("log", "http")),
+            SMS_HTTP_URL=env.get("SMS_HTTP_URL") or None,
+            SMS_HTTP_TOKEN=env.get("SMS_HTTP_TOKEN") or None,
+            # Links in messages start here; by default the address the server listens on.
+            PUBLIC_BASE_URL=(
+                env.get("PUBLIC_BASE_URL")
+                or f"http://{env.get('HOST', '127.0.0.1')}:{env.get('PORT', '5000')}"
+            ).rstrip("/"),
+            GUEST_LINK_OPENS_MINUTES=_int(env, "GUEST_LINK_OPENS_MINUTES", 30),
+            # Mobile numbers without a country code are read as this region's (e.g. GB);
+            # unset, numbers must be given in international form (+44 …).
+            PHONE_REGION=env.get("PHONE_REGION") or None,
+            REMINDER_OFFSETS=_minutes_list(env, "REMINDER_MINUTES_BEFORE", "1440,15"),
+            DEFAULT_VISIT_MINUTES=_int(env, "DEFAULT_VISIT_MINUTES", 15),
+            # Background jobs: each web process polls this often (0: no runner).
+            JOBS_POLL_SECONDS=_float(env, "JOBS_POLL_SECONDS", 1),
+            JOB_LEASE_SECONDS=_int(env, "JOB_LEASE_SECONDS", 60),
+            JOB_MAX_ATTEMPTS=_int(env, "JOB_MAX_ATTEMPTS", 6),
             TESTING=False,
         )
         settings.update(overrides)

@@ -19,12 +19,21 @@ if __name__ == "__main__":
         eventlet.monkey_patch()
 
 from app import create_app  # noqa: E402
-from app.extensions import socketio  # noqa: E402
 
 app = create_app()
 
 if __name__ == "__main__":
+    import logging
+
+    from app.server import serve
+
+    # Warnings and errors from libraries; the app's own notes (a client that went away,
+    # a stalled upload) at INFO. No access log: URLs and addresses stay out of it.
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("app").setLevel(logging.INFO)
     host = os.environ.get("HOST", "127.0.0.1")
     port = int(os.environ.get("PORT", "5000"))
     print(f"Anteroom is serving on http://{host}:{port}", flush=True)
-    socketio.run(app, host=host, port=port, allow_unsafe_werkzeug=True, log_output=False)
+    serve(app, host, port)

@@ -3,24 +3,51 @@
 from __future__ import annotations
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import BaseConverter, ValidationError
 
+from app.models.types import MAX_ID
 from config import BASE_DIR, Config
+
+
+class IdConverter(BaseConverter):
+    """A record id in a URL: digits within the database's integer range, else a 404 (an
+    id of 30 digits is not a record, and must not reach the database as an overflow)."""
+
+    regex = r"[0-9]{1,19}"
+
+    def to_python(self, value: str) -> int:
+        number = int(value)
+        if not 1 <= number <= MAX_ID:
+            raise ValidationError()
+        return number
+
+    def to_url(self, value) -> str:
+        return str(int(value))
 
 
 def create_app(config: Config | None = None) -> Flask:
     config = config or Config.from_env()
     app = Flask(__name__, instance_path=config.INSTANCE_PATH)
     app.config.from_object(config)
+    app.url_map.converters["id"] = IdConverter
+    if app.config["PROXY_COUNT"]:
+        # Behind nginx: the client's address and scheme come from X-Forwarded-For/-Proto,
+        # trusted for exactly PROXY_COUNT hops (a client cannot forge the rest).
+        count = app.config["PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count)
 
-    from app import cli, errors
+    from app import cli, errors, security
     from app.auth import session as auth_session
-    from app.extensions import csrf, db, login_manager, mail, migrate, socketio
+    from app.extensions import csrf, db, limiter, login_manager, mail, migrate, socketio
+    from app.realtime.packets import SafePacket
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"))
     login_manager.init_app(app)
     mail.init_app(app)
     csrf.init_app(app)
+    limiter.init_app(app)
     socketio.init_app(
         app,
         async_mode=app.config["SOCKETIO_ASYNC_MODE"],
@@ -31,24 +58,35 @@ def create_app(config: Config | None = None) -> Flask:
         # One connection's events are handled in the order they were sent: an ICE candidate
         # relayed ahead of its offer is useless, and a leave must not overtake a join.
         async_handlers=False,
+        # Junk packets become an error acknowledgement, not a logged traceback.
+        serializer=SafePacket,
         logger=False,
         engineio_logger=False,
     )
     auth_session.init_app(app)
     errors.init_app(app)
+    security.init_app(app)
     cli.init_app(app)
 
+    from app.api import clinics as _clinic_api  # noqa: F401 (its routes join the API blueprint)
     from app.api.routes import bp as api_bp
     from app.auth.routes import bp as auth_bp
     from app.clinic.routes import bp as clinic_bp
+    from app.guests.routes import bp as guests_bp
+    from app.schedule.routes import bp as schedule_bp
+    from app.settings.routes import bp as settings_bp
     from app.visits.routes import bp as visits_bp
 
     app.register_blueprint(auth_bp, url_prefix="/auth")
     app.register_blueprint(clinic_bp)
+    app.register_blueprint(guests_bp)
+    app.register_blueprint(schedule_bp)
+    app.register_blueprint(settings_bp)
     app.register_blueprint(visits_bp, url_prefix="/visits")
     app.register_blueprint(api_bp, url_prefix="/api/v1")
 
     from app.realtime import handlers
+    from app.services import deliveries  # noqa: F401 (registers the background jobs)
 
     handlers.register(socketio)
     return app

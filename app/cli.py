@@ -11,11 +11,22 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import Role, User
+from app.models import Clinic, Role, User
+from app.services.audit import verify as verify_trail
+from app.services.clinics import add_member, create_clinic
 from app.services.errors import Invalid
-from app.services.users import count_users, create_user
+from app.services.tokens import revoke_user_tokens
+from app.services.users import (
+    activate_user,
+    count_users,
+    create_user,
+    deactivate_user,
+    set_role,
+    user_by_email,
+)
 
 DEMO_PASSWORD = "anteroom-demo"
+DEMO_CLINIC = ("Riverside Clinic", "Riverside Health", "Europe/London")
 DEMO_USERS = [
     ("admin@example.org", "Avery Admin", Role.ADMIN, []),
     ("okafor@example.org", "Dr. Ada Okafor", Role.PROVIDER, ["General consultation", "Wound care"]),
@@ -55,6 +66,56 @@ def init_app(app: Flask) -> None:
             raise SystemExit(1) from None
         click.echo(f"created {user.role} {user.email} (id {user.id})")
 
+    def _account(email: str) -> User:
+        user = user_by_email(email)
+        if user is None:
+            click.echo(f"error: no account with email {email}", err=True)
+            raise SystemExit(1)
+        return user
+
+    @users.command("deactivate")
+    @click.option("--email", required=True)
+    def deactivate(email: str):
+        """Deactivate an account: its sessions and tokens end and its sockets close."""
+        user = deactivate_user(_account(email).id)
+        click.echo(f"deactivated {user.email}")
+
+    @users.command("activate")
+    @click.option("--email", required=True)
+    def activate(email: str):
+        """Let a deactivated account sign in again."""
+        user = activate_user(_account(email).id)
+        click.echo(f"activated {user.email}")
+
+    @users.command("set-role")
+    @click.option("--email", required=True)
+    @click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
+    def change_role(email: str, role: str):
+        """Change an account's role; its open connections close."""
+        user = set_role(_account(email).id, role)
+        click.echo(f"{user.email} is now {user.role}")
+
+    @users.command("revoke-tokens")
+    @click.option("--email", required=True)
+    def revoke_tokens(email: str):
+        """Revoke every API token of an account."""
+        count = revoke_user_tokens(_account(email).id)
+        click.echo(f"revoked {count} token(s) of {email}")
+
+    audit = AppGroup("audit", help="The audit trail.")
+    app.cli.add_command(audit)
+
+    @audit.command("verify")
+    def verify_audit():
+        """Check the audit trail's hash chain; name the first entry that does not hold."""
+        verdict = verify_trail()
+        if verdict.intact:
+            click.echo(f"audit trail intact: {verdict.checked} entries")
+            return
+        where = f"at entry {verdict.broken_at}" if verdict.broken_at else "at its end"
+        click.echo(f"audit trail broken {where}: {verdict.reason}", err=True)
+        raise SystemExit(1)
+
     @app.cli.command("demo")
     @click.option("--if-empty", is_flag=True, help="Do nothing when any account exists.")
     def demo(if_empty: bool):
@@ -68,3 +129,13 @@ def init_app(app: Flask) -> None:
                 create_user(email, name, role, DEMO_PASSWORD, services)
             offered = f"  offers: {', '.join(services)}" if services else ""
             click.echo(f"  {role.value:<10} {email:<24} {name}{offered}")
+        clinic = db.session.scalar(select(Clinic).where(Clinic.name == DEMO_CLINIC[0]))
+        if clinic is None:
+            clinic = create_clinic(*DEMO_CLINIC)
+        for email, _name, role, _services in DEMO_USERS:
+            if role in (Role.PROVIDER, Role.SCHEDULER):
+                add_member(clinic.id, email)
+        click.echo(
+            f"Clinic: {clinic.name} ({clinic.organisation}, {clinic.timezone}), with its "
+            "providers and scheduler"
+        )

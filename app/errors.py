@@ -6,9 +6,12 @@ answered with a plain 500.
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template, request
+import logging
+
+from flask import Flask, jsonify, make_response, render_template, request
+from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import ClientDisconnected, HTTPException, RequestEntityTooLarge
 
 from app.extensions import db
 from app.services.errors import ServiceError
@@ -19,6 +22,7 @@ CODES = {
     403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
+    408: "timeout",
     409: "conflict",
     413: "too_large",
     415: "unsupported_media_type",
@@ -46,11 +50,42 @@ def respond(status: int, code: str, message: str, fields: dict | None = None, **
     return render_template("errors/error.html", status=status, message=message), status
 
 
+logger = logging.getLogger("app.requests")
+
+
 def init_app(app: Flask) -> None:
     @app.errorhandler(ServiceError)
     def service_error(exc: ServiceError):
         db.session.rollback()
-        return respond(exc.status, exc.code, exc.message, exc.fields, **exc.extra)
+        response = make_response(
+            respond(exc.status, exc.code, exc.message, exc.fields, **exc.extra)
+        )
+        retry_after = exc.extra.get("retry_after")
+        if retry_after is not None:
+            response.headers["Retry-After"] = str(retry_after)
+        return response
+
+    @app.errorhandler(RateLimitExceeded)
+    def rate_limited(exc: RateLimitExceeded):
+        # Flask-Limiter adds Retry-After to this response in its after_request hook.
+        return respond(429, "too_many_requests", "Too many requests. Wait a moment and retry.")
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def too_large(exc: RequestEntityTooLarge):
+        limit = request.max_content_length or 0
+        return respond(413, "too_large", f"The request is too large (at most {limit // 1024} KB).")
+
+    @app.errorhandler(ClientDisconnected)
+    @app.errorhandler(TimeoutError)
+    def body_cut_off(exc: Exception):
+        # A browser closed the tab mid-upload, or stopped sending and hit the server's read
+        # timeout (Werkzeug reports that as a disconnect caused by the timeout). Nothing
+        # went wrong here: one line, no traceback.
+        if isinstance(exc, TimeoutError) or isinstance(exc.__context__, TimeoutError):
+            logger.info("client stalled mid-request: %s %s", request.method, request.path)
+            return respond(408, "timeout", "The request took too long to arrive.")
+        logger.info("client went away mid-request: %s %s", request.method, request.path)
+        return respond(400, "bad_request", "The request was cut off.")
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError):

@@ -2,6 +2,8 @@
 
 import sqlite3
 
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_mail import Mail
 from flask_migrate import Migrate
@@ -32,6 +34,9 @@ login_manager = LoginManager()
 socketio = SocketIO()
 mail = Mail()
 csrf = CSRFProtect()
+# Storage, strategy and switches come from config (RATELIMIT_*); Redis when configured, so
+# every web instance counts the same attempts.
+limiter = Limiter(key_func=get_remote_address)
 
 
 @event.listens_for(Engine, "connect")

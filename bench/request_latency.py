@@ -15,20 +15,17 @@ Prints p50 and p99 in milliseconds and writes them to bench/results/request_late
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import os
-import platform
 import statistics
 import tempfile
 import threading
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import requests
 import socketio
 
+from bench.results_file import provenance, write_result
 from tests.server import LiveServer
 
 RESULTS = Path(__file__).resolve().parent / "results" / "request_latency.json"
@@ -128,14 +125,9 @@ def main(argv: list[str] | None = None) -> dict:
         "async_mode": args.async_mode,
         "database": "postgresql" if args.database_url else "sqlite",
         "message_queue": "redis" if args.redis_url else None,
-        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "python": platform.python_version(),
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+        **provenance(),
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(
-        json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-    )
+    write_result(result, args.output)
     print(
         f"request → alert over {result['requests']} requests "
         f"({result['async_mode']}, {result['database']}"

@@ -7,6 +7,7 @@ current state and the current time and returns the new state plus the events it 
 from clinicqueue.errors import InvalidTransition, RequestBlocked
 from clinicqueue.request import (
     UNAVAILABLE_NOTE,
+    DeclineReason,
     RequestAction,
     RequestState,
     decide_new_request,
@@ -19,6 +20,7 @@ from clinicqueue.visit import (
     VisitSource,
     VisitState,
     arrival_presence,
+    host_departure,
     participant_status,
     transition_presence,
     transition_visit,
@@ -26,6 +28,7 @@ from clinicqueue.visit import (
 
 __all__ = [
     "UNAVAILABLE_NOTE",
+    "DeclineReason",
     "InvalidTransition",
     "Presence",
     "PresenceAction",
@@ -37,6 +40,7 @@ __all__ = [
     "VisitState",
     "arrival_presence",
     "decide_new_request",
+    "host_departure",
     "participant_status",
     "transition_presence",
     "transition_request",

@@ -21,6 +21,13 @@ class RequestState(StrEnum):
     EXPIRED = "expired"
 
 
+class DeclineReason(StrEnum):
+    """Why a request ended declined: the requester reads these differently."""
+
+    UNAVAILABLE = "unavailable"  # the provider was, or became, unavailable
+    DECLINED = "declined"  # the provider pressed Decline
+
+
 class RequestAction(StrEnum):
     ACCEPT = "accept"
     DECLINE = "decline"
@@ -44,6 +51,13 @@ class RequestOutcome:
 
 
 @dataclass(frozen=True)
+class NewRequestOutcome:
+    state: RequestState
+    decline_reason: DeclineReason | None
+    events: tuple
+
+
+@dataclass(frozen=True)
 class OpenRequest:
     """What the domain needs to know of a requester's earlier request to the same provider."""
 
@@ -62,13 +76,22 @@ def transition_request(state: RequestState | str, action: RequestAction, now: da
 
 
 def decide_new_request(
-    provider_available: bool, earlier: Iterable[OpenRequest], now: datetime
-) -> RequestOutcome:
+    provider_available: bool,
+    earlier: Iterable[OpenRequest],
+    now: datetime,
+    live_session: bool = False,
+) -> NewRequestOutcome:
     """Whether a new request starts pending or is declined at once.
 
     A requester with a pending request to this provider, or a declined one not yet
-    dismissed, is refused: the declined message must be read before asking again.
+    dismissed, is refused: the declined message must be read before asking again. So is
+    one who already has a live session (accepted, waiting or in the call) with them: the
+    provider must never see the same requester twice.
     """
+    if live_session:
+        raise RequestBlocked(
+            "in_session", "You already have a session with this provider. Enter it instead."
+        )
     for request in earlier:
         if request.state == RequestState.PENDING:
             raise RequestBlocked("pending", "You already have a request waiting for this provider.")
@@ -77,8 +100,11 @@ def decide_new_request(
                 "declined_not_dismissed",
                 "Your last request to this provider was declined. Dismiss it before asking again.",
             )
-    state = RequestState.PENDING if provider_available else RequestState.DECLINED
-    return RequestOutcome(state, (RequestOpened(state.value, now),))
+    if provider_available:
+        return NewRequestOutcome(RequestState.PENDING, None, (RequestOpened("pending", now),))
+    return NewRequestOutcome(
+        RequestState.DECLINED, DeclineReason.UNAVAILABLE, (RequestOpened("declined", now),)
+    )
 
 
 def can_dismiss(state: RequestState | str, dismissed: bool) -> bool:

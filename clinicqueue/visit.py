@@ -130,6 +130,17 @@ def arrival_presence(
     return outcome
 
 
+def host_departure(others: dict[int, Presence | str], now: datetime) -> dict[int, PresenceOutcome]:
+    """The last host left the meeting: everyone still admitted goes back to the waiting
+    room, so nobody sits in an empty call that says "In Meeting", and their waiting time
+    runs again. Takes and returns presences by participant id; only those that move."""
+    moved = {}
+    for participant_id, presence in others.items():
+        if Presence(presence) == Presence.ADMITTED:
+            moved[participant_id] = transition_presence(presence, PresenceAction.MOVE_BACK, now)
+    return moved
+
+
 STATUS_LABELS = {
     Presence.ABSENT: "Not arrived",
     Presence.LEFT: "Not arrived",

@@ -14,7 +14,7 @@ from flask_migrate import upgrade
 from sqlalchemy import text
 
 from app import create_app
-from app.extensions import db, socketio
+from app.extensions import db, limiter, socketio
 from app.models import Role
 from app.services.users import create_user
 from config import Config
@@ -22,9 +22,19 @@ from config import Config
 PASSWORD = "correct horse battery"
 TABLES = [
     "api_tokens",
+    "auth_sessions",
+    "audit_events",
+    "audit_head",
+    "jobs",
+    "tasks",
+    "visit_messages",
     "session_requests",
     "participants",
     "visits",
+    "patients",
+    "clinic_members",
+    "clinics",
+    "external_rooms",
     "provider_services",
     "services",
     "users",
@@ -84,6 +94,12 @@ def app(database_url, tmp_path_factory):
             "ANTEROOM_INSTANCE_PATH": str(tmp_path_factory.mktemp("instance")),
         },
         TESTING=True,
+        # Tests run the authority sweep themselves (app.realtime.authority.sweep).
+        AUTHORITY_CHECK_SECONDS=0,
+        # Tests sign in and ask for sessions far faster than people do; the tests of these
+        # limits set the limit they exercise (see tests/app/test_limits.py).
+        SIGN_IN_ADDRESS_LIMIT="10000/minute",
+        REQUEST_CREATION_LIMIT="10000/minute",
     )
     app = create_app(config)
     with app.app_context():
@@ -102,6 +118,27 @@ def _clean_tables(request):
         for table in TABLES:
             db.session.execute(text(f"DELETE FROM {table}"))
         db.session.commit()
+        limiter.reset()  # every test starts with no sign-in attempts counted
+
+
+@pytest.fixture(scope="session")
+def smtp_server():
+    """A real SMTP server on loopback for the whole run (see tests/mail.py)."""
+    from tests.mail import SmtpServer
+
+    server = SmtpServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def mailbox(app, smtp_server, monkeypatch):
+    """Mail from the app goes to the test SMTP server; the mailbox starts empty."""
+    monkeypatch.setitem(app.config, "MAIL_SERVER", "127.0.0.1")
+    monkeypatch.setitem(app.config, "MAIL_PORT", smtp_server.port)
+    smtp_server.mailbox.clear()
+    yield smtp_server.mailbox
+    smtp_server.mailbox.clear()
 
 
 @pytest.fixture

@@ -45,6 +45,8 @@ class LiveServer:
     # keep database_url as given (that server's env()["DATABASE_URL"]), skip migrate and seed.
     prepare: bool = True
     process: subprocess.Popen | None = None
+    # The PostgreSQL schema this server made for itself; dropped when it stops.
+    schema: str | None = None
 
     @property
     def url(self) -> str:
@@ -61,6 +63,10 @@ class LiveServer:
             PORT=str(self.port),
             FLASK_APP="wsgi",
             PYTHONUNBUFFERED="1",
+            # The suite signs in and asks for sessions far faster than people do, all from
+            # 127.0.0.1; tests of these limits start a server with the limit they exercise.
+            SIGN_IN_ADDRESS_LIMIT="10000/minute",
+            REQUEST_CREATION_LIMIT="10000/minute",
         )
         if self.redis_url:
             env["REDIS_URL"] = self.redis_url
@@ -84,7 +90,8 @@ class LiveServer:
         self.port = self.port or free_port()
         if self.prepare:
             if self.database_url and self.database_url.startswith("postgres"):
-                self.database_url = isolated_schema_url(self.database_url, f"live_{self.port}")
+                self.schema = f"live_{self.port}"
+                self.database_url = isolated_schema_url(self.database_url, self.schema)
             self.flask("db", "upgrade")
             self.flask("demo")
         self.log = open(self.workdir / "server.log", "w")  # noqa: SIM115
@@ -116,8 +123,12 @@ class LiveServer:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.process.kill()
+                self.process.wait()
         if getattr(self, "log", None):
             self.log.close()
+        if self.schema:
+            drop_schema(self.database_url, self.schema)
+            self.schema = None
 
     # API helpers ---------------------------------------------------------------
     def token(self, who: str, password: str = DEMO_PASSWORD) -> str:
@@ -142,15 +153,60 @@ class LiveServer:
 
 def isolated_schema_url(url: str, schema: str) -> str:
     """A fresh PostgreSQL schema for one server, so tiers sharing the `test` database never
-    see each other's rows; the URL points the server's connections at it."""
+    see each other's rows; the URL points the server's connections at it.
+
+    The schema's comment names its owner (this host and process). LiveServer.stop() drops
+    it; a run killed before it could stop leaves it behind, to be swept away here.
+    """
     import psycopg
 
     plain = url.replace("postgresql+psycopg://", "postgresql://", 1)
-    with psycopg.connect(plain, autocommit=True) as conn:
+    with psycopg.connect(plain) as conn:  # one transaction: never seen without its owner
+        conn.execute("SET LOCAL lock_timeout = '10s'")  # an error rather than a hang
+        drop_stale_schemas(conn)
         conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         conn.execute(f'CREATE SCHEMA "{schema}"')
+        conn.execute(f"COMMENT ON SCHEMA \"{schema}\" IS '{_owner()}'")
     separator = "&" if "?" in plain else "?"
     return f"{plain}{separator}options=-csearch_path%3D{schema}"
+
+
+def _owner() -> str:
+    """A live schema's comment: the host and process that made it."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def drop_schema(url: str, schema: str) -> None:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SET lock_timeout = '10s'")
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def drop_stale_schemas(conn) -> None:
+    """Drop the live_* schemas of test processes on this host that are gone (a crash, a
+    kill), and unowned ones. Other hosts' schemas are left to them."""
+    rows = conn.execute(
+        "SELECT nspname, obj_description(oid, 'pg_namespace') FROM pg_namespace"
+        " WHERE nspname LIKE %s",
+        ("live\\_%",),
+    ).fetchall()
+    host = socket.gethostname()
+    for schema, owner in rows:
+        owner_host, _, pid = (owner or "").rpartition(":")
+        if owner is None or (owner_host == host and not _running(pid)):
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def _running(pid: str) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, ValueError):
+        return True  # someone else's process, or not a pid we wrote: leave it be
+    return True
 
 
 def server_database_url() -> str | None:

@@ -6,19 +6,24 @@ the API with its session cookie must send X-CSRFToken like any form.
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, jsonify, request
+import json
+
+from flask import Blueprint, abort, current_app, g, jsonify, request
 from flask_login import current_user
 
 from app.auth.access import role_required
 from app.auth.session import bearer_token, use_bearer_user
+from app.auth.throttle import checked_authenticate
 from app.errors import respond
-from app.extensions import csrf
+from app.extensions import csrf, limiter
 from app.models import Role
-from app.services import availability, session_requests, visits
-from app.services.errors import Invalid
-from app.services.serialize import iso, request_dict
+from app.models.types import MAX_ID
+from app.services import availability, session_requests, tokens, users, visits
+from app.services.errors import Invalid, NotFound
+from app.services.serialize import iso, request_dict, token_dict, user_dict
 from app.services.snapshots import list_providers
-from app.services.users import authenticate, issue_token, user_for_token
+
+MAX_JSON_DEPTH = 32
 
 bp = Blueprint("api", __name__)
 csrf.exempt(bp)
@@ -30,10 +35,11 @@ def authenticate_caller():
     session cookie does, and a state-changing call must then carry X-CSRFToken."""
     token = bearer_token(request)
     if token is not None:
-        user = user_for_token(token)
-        if user is None:
+        row = tokens.token_row(token)
+        if row is None:
             return respond(401, "unauthorized", "The bearer token is unknown or expired.")
-        use_bearer_user(user)
+        g.api_token = row
+        use_bearer_user(row.user)
         return None
     state_changing = request.method in ("POST", "PUT", "PATCH", "DELETE")
     # Only a signed-in session can be ridden by a forged request; a caller with no
@@ -43,19 +49,44 @@ def authenticate_caller():
     return None
 
 
-@bp.after_request
-def no_store(response):
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
 def json_body() -> dict:
-    body = request.get_json(silent=True)
-    if body is None and request.content_length in (None, 0):
-        body = {}
+    """The request's JSON object ({} for an empty body); 400 for anything else.
+
+    Parsed here rather than by request.get_json so that JSON nested deeper than
+    MAX_JSON_DEPTH (which would exhaust the parser's recursion) is a clean 400 too.
+    """
+    raw = request.get_data(cache=True)
+    if not raw:
+        return {}
+    if not request.is_json:
+        abort(415, "Send JSON (Content-Type: application/json).")
+    too_deep = f"JSON nested deeper than {MAX_JSON_DEPTH} levels is not accepted."
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        abort(400, "Send a JSON object: the body is not valid JSON.")
+    except RecursionError:  # deeper than the parser itself will go
+        abort(400, too_deep)
+    if _depth(body) > MAX_JSON_DEPTH:
+        abort(400, too_deep)
     if not isinstance(body, dict):
         abort(400, "Send a JSON object.")
     return body
+
+
+def _depth(value, limit: int = MAX_JSON_DEPTH + 1) -> int:
+    """How deep containers nest in `value` (counting stops past `limit`)."""
+    deepest, level = 0, [value]
+    while level and deepest <= limit:
+        deepest += 1
+        level = [
+            child
+            for item in level
+            if isinstance(item, dict | list)
+            for child in (item.values() if isinstance(item, dict) else item)
+            if isinstance(child, dict | list)
+        ]
+    return deepest
 
 
 def _id_field(body: dict, name: str, required: bool) -> int | None:
@@ -64,23 +95,93 @@ def _id_field(body: dict, name: str, required: bool) -> int | None:
         if required:
             raise Invalid(f"{name} is required.", fields={name: "Required."})
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ID:
         raise Invalid(f"{name} must be a positive whole number.", fields={name: "Not an id."})
     return value
 
 
 @bp.post("/tokens")
 def create_token():
+    """Sign in for a bearer token (rate limited per account and address, like the form)."""
     body = json_body()
-    email, password = body.get("email"), body.get("password")
+    email, password, label = body.get("email"), body.get("password"), body.get("label")
     if not isinstance(email, str) or not isinstance(password, str):
         fields = {k: "Required." for k in ("email", "password") if not isinstance(body.get(k), str)}
         raise Invalid("Send email and password.", fields=fields)
-    user = authenticate(email, password)
+    if label is not None and not isinstance(label, str):
+        raise Invalid("label must be text.", fields={"label": "Not text."})
+    user = checked_authenticate(email, password)
     if user is None:
         return respond(401, "invalid_credentials", "That email and password do not match.")
-    token, expires_at = issue_token(user)
-    return jsonify(token=token, expires_at=iso(expires_at)), 201
+    token, row = tokens.issue_token(user, label)
+    return jsonify(token=token, id=row.id, expires_at=iso(row.expires_at)), 201
+
+
+@bp.get("/tokens")
+@role_required()
+def list_tokens():
+    """The caller's live tokens (never the tokens themselves: only their digests exist)."""
+    current = g.get("api_token")
+    return jsonify(
+        [
+            token_dict(t, current=current is not None and t.id == current.id)
+            for t in tokens.list_tokens(current_user)
+        ]
+    )
+
+
+@bp.delete("/tokens/current")
+@role_required()
+def revoke_current_token():
+    """Revoke the bearer token this call was made with (sign out an integration)."""
+    current = g.get("api_token")
+    if current is None:
+        raise Invalid("Only a call made with a bearer token has a current token.")
+    tokens.revoke_token(current_user, current.id)
+    return "", 204
+
+
+@bp.delete("/tokens/<id:token_id>")
+@role_required()
+def revoke_token(token_id: int):
+    tokens.revoke_token(current_user, token_id)
+    return "", 204
+
+
+@bp.delete("/users/<id:user_id>/tokens")
+@role_required(Role.ADMIN)
+def revoke_user_tokens(user_id: int):
+    """An admin revokes every token of a user."""
+    if users.load_user(user_id) is None:
+        raise NotFound("No such account.")
+    return jsonify(revoked=tokens.revoke_user_tokens(user_id))
+
+
+@bp.patch("/users/<id:user_id>")
+@role_required(Role.ADMIN)
+def update_user(user_id: int):
+    """An admin deactivates or reactivates an account, or changes its role."""
+    body = json_body()
+    active, role = body.get("active"), body.get("role")
+    if active is not None and not isinstance(active, bool):
+        raise Invalid("active must be true or false.", fields={"active": "Not a boolean."})
+    if role is not None and not isinstance(role, str):
+        raise Invalid("role must be text.", fields={"role": "Not text."})
+    if users.load_user(user_id) is None:
+        raise NotFound("No such account.")
+    if user_id == current_user.id and (active is False or role not in (None, Role.ADMIN)):
+        # An admin cannot lock themselves out (and perhaps everyone with them) by accident.
+        raise Invalid(
+            "You cannot deactivate your own account or give up your own admin role.",
+            fields={"active" if active is False else "role": "Ask another admin."},
+        )
+    if role is not None:
+        users.set_role(user_id, role)
+    if active is False:
+        users.deactivate_user(user_id)
+    elif active is True:
+        users.activate_user(user_id)
+    return jsonify(user_dict(users.load_user(user_id)))
 
 
 @bp.get("/providers")
@@ -99,8 +200,13 @@ def put_availability():
     return jsonify(available=availability.set_availability(current_user, available))
 
 
+def _requester_key() -> str:
+    return f"requester:{current_user.id}"
+
+
 @bp.post("/requests")
 @role_required(Role.REQUESTER)
+@limiter.limit(lambda: current_app.config["REQUEST_CREATION_LIMIT"], key_func=_requester_key)
 def create_request():
     body = json_body()
     provider_id = _id_field(body, "provider_id", required=True)
@@ -111,24 +217,25 @@ def create_request():
 
 def _request_summary(req) -> dict:
     summary = request_dict(req)
-    if summary["decline_note"] is None:
-        summary.pop("decline_note")
+    for optional in ("decline_note", "decline_reason"):
+        if summary[optional] is None:
+            summary.pop(optional)
     return summary
 
 
-@bp.get("/requests/<int:request_id>")
+@bp.get("/requests/<id:request_id>")
 @role_required()
 def get_request(request_id: int):
     return jsonify(_request_summary(session_requests.get_request(current_user, request_id)))
 
 
-@bp.post("/requests/<int:request_id>/accept")
+@bp.post("/requests/<id:request_id>/accept")
 @role_required(Role.PROVIDER)
 def accept(request_id: int):
     return jsonify(_request_summary(session_requests.accept_request(current_user, request_id)))
 
 
-@bp.post("/requests/<int:request_id>/decline")
+@bp.post("/requests/<id:request_id>/decline")
 @role_required(Role.PROVIDER)
 def decline(request_id: int):
     note = json_body().get("note")
@@ -138,19 +245,19 @@ def decline(request_id: int):
     return jsonify(_request_summary(req))
 
 
-@bp.post("/requests/<int:request_id>/cancel")
+@bp.post("/requests/<id:request_id>/cancel")
 @role_required(Role.REQUESTER)
 def cancel(request_id: int):
     return jsonify(_request_summary(session_requests.cancel_request(current_user, request_id)))
 
 
-@bp.post("/requests/<int:request_id>/dismiss")
+@bp.post("/requests/<id:request_id>/dismiss")
 @role_required(Role.REQUESTER)
 def dismiss(request_id: int):
     return jsonify(_request_summary(session_requests.dismiss_request(current_user, request_id)))
 
 
-@bp.post("/visits/<int:visit_id>/end")
+@bp.post("/visits/<id:visit_id>/end")
 @role_required(Role.PROVIDER)
 def end_visit(visit_id: int):
     visit = visits.end_visit(current_user, visit_id)

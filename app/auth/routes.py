@@ -3,11 +3,12 @@
 from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required
 
 from app.auth.forms import LoginForm
-from app.auth.session import mark_seen
-from app.services.users import authenticate
+from app.auth.session import IDLE_FLAG, sign_in, sign_out
+from app.auth.throttle import checked_authenticate, remember_device
+from app.limits import TooManyRequests
 
 bp = Blueprint("auth", __name__)
 
@@ -26,18 +27,23 @@ def _safe_next(target: str | None) -> str | None:
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("clinic.home"))
-    if session.pop("idle_logged_out", False):
+    if session.pop(IDLE_FLAG, False):
         flash("You were signed out after a period of inactivity.", "info")
     form = LoginForm()
+    headers = {}
     if form.validate_on_submit():
-        user = authenticate(form.email.data, form.password.data)
+        try:
+            user = checked_authenticate(form.email.data, form.password.data)
+        except TooManyRequests as exc:
+            form.password.errors.append(exc.message)
+            headers["Retry-After"] = str(exc.retry_after)
+            return render_template("auth/login.html", form=form), 429, headers
         if user is None:
             form.password.errors.append("That email and password do not match an account.")
         else:
-            session.clear()
-            login_user(user)
-            mark_seen()
-            return redirect(_safe_next(request.args.get("next")) or url_for("clinic.home"))
+            sign_in(user)
+            target = _safe_next(request.args.get("next")) or url_for("clinic.home")
+            return remember_device(redirect(target), user.email)
     status = 422 if form.errors else 200
     return render_template("auth/login.html", form=form), status
 
@@ -45,7 +51,6 @@ def login():
 @bp.post("/logout")
 @login_required
 def logout():
-    logout_user()
-    session.clear()
+    sign_out()
     flash("You are signed out.", "info")
     return redirect(url_for("auth.login"))

@@ -1,22 +1,27 @@
-"""The one way to load the current user: the session cookie, or on the API a bearer token
-(see app.api.routes.authenticate_caller), which wins over any cookie.
+"""The one way to load the current user: the session cookie, checked against its
+server-side session (app.services.auth_sessions), or on the API a bearer token (see
+app.api.routes.authenticate_caller), which wins over any cookie.
 
-Also the idle logout: a signed-in browser that makes no request for IDLE_LOGOUT is signed
-out on its next request, checked on the server, not only by cookie expiry.
+The idle logout is the server's: a session with no activity for IDLE_LOGOUT ends, and the
+next request from its browser finds itself signed out with a message saying why.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
-from flask import Flask, current_app, flash, g, redirect, request, session, url_for
-from flask_login import current_user, logout_user
+from flask import Flask, flash, g, redirect, request, session, url_for
+from flask_login import login_user
 
 from app.errors import respond, wants_json
-from app.extensions import db, login_manager
-from app.models import User
+from app.extensions import login_manager
+from app.models import AuthSession, User
+from app.services import auth_sessions
 
-LAST_SEEN = "last_seen"
+AUTH_KEY = "auth"  # the session secret in the signed cookie
+IDLE_FLAG = "idle_logged_out"
+# A guest's session, opened by their link: their participant id, and the hash of the link
+# (a link revoked or cancelled ends the session with it).
+GUEST_KEY = "guest"
+GUEST_LINK_KEY = "guest_link"
 
 
 def init_app(app: Flask) -> None:
@@ -24,24 +29,51 @@ def init_app(app: Flask) -> None:
     login_manager.login_message = "Please sign in to continue."
     login_manager.login_message_category = "info"
     login_manager.session_protection = "strong"
-    app.before_request(enforce_idle_logout)
 
 
 @login_manager.unauthorized_handler
 def unauthorized():
     if wants_json():
         return respond(401, "unauthorized", "Sign in or send a valid bearer token.")
-    if not session.get("idle_logged_out"):
+    if not session.get(IDLE_FLAG):
         flash(login_manager.login_message, login_manager.login_message_category)
     return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
 
 
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
-    try:
-        return db.session.get(User, int(user_id))
-    except ValueError:
+    """The cookie's user, only while its server-side session is live."""
+    row, why_not = auth_sessions.resume_session(session.get(AUTH_KEY), user_id)
+    if row is None:
+        for key in (AUTH_KEY, "_user_id", "_fresh", "_id"):
+            session.pop(key, None)
+        if why_not == "idle":
+            session[IDLE_FLAG] = True
         return None
+    g.auth_session = row
+    return row.user
+
+
+def current_session() -> AuthSession | None:
+    """The live server-side session behind this request's cookie (after current_user)."""
+    return g.get("auth_session")
+
+
+def sign_in(user: User) -> None:
+    """A new session (and a new cookie) for a user who just proved who they are."""
+    secret = auth_sessions.start_session(user)
+    session.clear()
+    session.permanent = True  # the cookie lasts IDLE_LOGOUT, renewed by each request
+    session[AUTH_KEY] = secret
+    login_user(user)
+
+
+def sign_out() -> None:
+    """End this browser's session on the server, close its sockets, clear the cookie."""
+    row = current_session()
+    if row is not None:
+        auth_sessions.end_session(row.id, "signed_out")
+    session.clear()
 
 
 def use_bearer_user(user: User) -> None:
@@ -55,29 +87,3 @@ def bearer_token(req) -> str | None:
     if scheme.lower() == "bearer" and token.strip():
         return token.strip()
     return None
-
-
-def idle_expired(now: datetime | None = None) -> bool:
-    last_seen = session.get(LAST_SEEN)
-    if last_seen is None:
-        return False
-    now = now or datetime.now(UTC)
-    idle = current_app.config["IDLE_LOGOUT"]
-    return now.timestamp() - float(last_seen) > idle.total_seconds()
-
-
-def mark_seen() -> None:
-    session.permanent = True
-    session[LAST_SEEN] = datetime.now(UTC).timestamp()
-
-
-def enforce_idle_logout() -> None:
-    if request.endpoint == "static" or bearer_token(request):
-        return
-    if "_user_id" in session and idle_expired():
-        logout_user()
-        session.pop(LAST_SEEN, None)
-        session["idle_logged_out"] = True
-        return
-    if current_user.is_authenticated:
-        mark_seen()

@@ -1,12 +1,25 @@
 """Typed SQLAlchemy models, one module per aggregate."""
 
+from app.models.audit import AuditEvent, AuditHead
+from app.models.clinic import Clinic, Patient, Task, clinic_members
+from app.models.external_room import ExternalRoom
+from app.models.job import Job
 from app.models.request import SessionRequest
 from app.models.stream import StreamVersion
-from app.models.user import ApiToken, Role, Service, User, provider_services
-from app.models.visit import Participant, Visit
+from app.models.user import ApiToken, AuthSession, Role, Service, User, provider_services
+from app.models.visit import Participant, Visit, VisitMessage
 
 __all__ = [
     "ApiToken",
+    "AuditEvent",
+    "AuditHead",
+    "Clinic",
+    "ExternalRoom",
+    "Job",
+    "Patient",
+    "Task",
+    "clinic_members",
+    "AuthSession",
     "Participant",
     "Role",
     "Service",
@@ -14,5 +27,6 @@ __all__ = [
     "StreamVersion",
     "User",
     "Visit",
+    "VisitMessage",
     "provider_services",
 ]

@@ -39,6 +39,8 @@ class SessionRequest(db.Model):
     service_id: Mapped[int | None] = mapped_column(ForeignKey("services.id"))
     state: Mapped[str] = mapped_column(String(20))
     decline_note: Mapped[str | None] = mapped_column(Text)
+    # Why a declined request was declined: "unavailable" or "declined" (by the provider).
+    decline_reason: Mapped[str | None] = mapped_column(String(20))
     dismissed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     visit_id: Mapped[int | None] = mapped_column(ForeignKey("visits.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -5,6 +5,10 @@ from datetime import UTC, datetime
 from sqlalchemy import DateTime
 from sqlalchemy.types import TypeDecorator
 
+# The largest id an INTEGER primary key holds (PostgreSQL's int4; SQLite's is larger). An id
+# beyond it cannot name a row, and handing it to the database is an error, not a miss.
+MAX_ID = 2**31 - 1
+
 
 class UTCDateTime(TypeDecorator):
     """Aware UTC datetimes in and out, on SQLite (which drops the zone) and PostgreSQL."""

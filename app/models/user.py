@@ -1,4 +1,5 @@
-"""Users (every role), the services providers offer, and API tokens."""
+"""Users (every role), the services providers offer, and their credentials: signed-in
+browser sessions and API tokens."""
 
 from __future__ import annotations
 
@@ -73,7 +74,28 @@ class ApiToken(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str | None] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    user: Mapped[User] = relationship()
+
+
+class AuthSession(db.Model):
+    """A signed-in browser. The session cookie carries a random secret; this row decides
+    whether it still counts, so sign-out, the idle logout and deactivation end it on the
+    server, and a copy of the cookie is worthless afterwards. Only the secret's SHA-256 is
+    stored."""
+
+    __tablename__ = "auth_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # signed_out | idle | deactivated | revoked
+    end_reason: Mapped[str | None] = mapped_column(String(20))
 
     user: Mapped[User] = relationship()

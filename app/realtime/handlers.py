@@ -1,105 +1,192 @@
 """Socket.IO handlers: who may connect, which rooms they join, and the signaling relay.
 
-Authorized on connect (session cookie, or auth={"token": ...}) and again on every event.
+A connection is opened with a session cookie or auth={"token": ...}. Every event then
+goes through `event()`, which limits the connection's rate, re-checks its credential
+(app.realtime.authority), refuses a payload that is not an object, and turns refusals and
+unexpected errors into an error acknowledgement {"error": {"code", "message"}}, so no
+junk reaches a handler and no traceback reaches the log for it.
 """
 
 from __future__ import annotations
 
-from flask import request
-from flask_login import current_user, login_user
+import logging
+from collections.abc import Callable
+from functools import wraps
+
+from flask import current_app, request, session
+from flask_login import current_user
 from flask_socketio import SocketIO, emit, join_room, leave_room
 from socketio.exceptions import ConnectionRefusedError as Refused
 
-from app.auth.session import idle_expired
+from app.auth.session import GUEST_KEY, GUEST_LINK_KEY, current_session
 from app.extensions import db
-from app.models import Participant
+from app.limits import ConnectionLimits
+from app.models import Participant, User, Visit
+from app.models.types import MAX_ID
+from app.realtime import authority
+from app.realtime.authority import Connection, Credential
+from app.realtime.packets import MALFORMED
 from app.realtime.publish import visit_room, waiting_room
 from app.services import visits
+from app.services.auth_sessions import session_by_id, touch_session
 from app.services.errors import ServiceError
+from app.services.guests import guest_of_session
 from app.services.snapshots import streams_for, take_snapshot
-from app.services.users import user_for_token
+from app.services.tokens import token_row
+from app.services.waiting_messages import messages_of
+
+logger = logging.getLogger(__name__)
+_limits: ConnectionLimits | None = None
 
 
-def _error(exc: ServiceError) -> dict:
-    db.session.rollback()
-    return {"error": {"code": exc.code, "message": exc.message}}
+def _connection_limits() -> ConnectionLimits:
+    global _limits
+    if _limits is None:
+        _limits = ConnectionLimits()
+    return _limits
 
 
-def _visit_id(data) -> int | None:
-    value = data.get("visit_id") if isinstance(data, dict) else None
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+def refusal(code: str, message: str, **extra) -> dict:
+    error = {"code": code, "message": message}
+    error.update(extra)
+    return {"error": error}
+
+
+def _visit_id(data: dict) -> int | None:
+    value = data.get("visit_id")
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ID:
+        return None
+    return value
+
+
+def _opened_with(auth) -> tuple[Credential, User | Participant] | tuple[None, None]:
+    """The credential a new connection presents: a token in auth, else the session cookie
+    (a guest's session from their link, or a signed-in user's)."""
+    if isinstance(auth, dict) and "token" in auth:
+        row = token_row(auth["token"])
+        return (Credential.token(row.id), row.user) if row else (None, None)
+    if GUEST_KEY in session:
+        guest = guest_of_session(session.get(GUEST_KEY), session.get(GUEST_LINK_KEY))
+        return (Credential.guest(guest.id), guest) if guest else (None, None)
+    if current_user.is_authenticated:
+        row = current_session()
+        if row is not None:
+            return Credential.session(row.id), current_user._get_current_object()
+    return None, None
+
+
+def event(socketio: SocketIO, name: str):
+    """Register `handler(who, connection, data)` for event `name`, behind the checks; `who`
+    is the User, or for a guest their Participant."""
+
+    def decorator(handler: Callable[[User, Connection, dict], dict | None]):
+        @wraps(handler)
+        def checked(data=None, *_ignored):
+            sid = request.sid
+            wait = _connection_limits().wait_for(sid)
+            if wait is not None:
+                return refusal(
+                    "too_many_requests", "Too many messages; slow down.", retry_after=wait
+                )
+            if data is not None and not isinstance(data, dict):
+                return refusal("invalid", "Send an object.")
+            try:
+                who, connection = authority.caller(sid)
+                if who is None:
+                    return refusal("unauthorized", "Sign in again.")
+                return handler(who, connection, data or {})
+            except ServiceError as exc:
+                db.session.rollback()
+                return refusal(exc.code, exc.message)
+            except Exception:
+                db.session.rollback()
+                logger.exception("Socket.IO event %s failed", name)
+                return refusal("server_error", "Something went wrong on our side.")
+
+        socketio.on_event(name, checked)
+        return checked
+
+    return decorator
 
 
 def register(socketio: SocketIO) -> None:
     @socketio.on("connect")
     def connect(auth=None):
         """A dashboard, room page or API client connects; joins its streams, gets snapshots."""
-        user = None
-        token = auth.get("token") if isinstance(auth, dict) else None
-        if token:
-            user = user_for_token(token)
-        elif current_user.is_authenticated and not idle_expired():
-            # The real object: login_user() below stores what it is given in g, and the
-            # proxy stored there would resolve to itself forever.
-            user = current_user._get_current_object()
-        if user is None:
+        credential, who = _opened_with(auth)
+        if who is None:
             db.session.rollback()
             # python-socketio's own exception: with the built-in one the client is told only
             # "Connection refused by server", and pages never learn to sign in again.
             raise Refused("unauthorized")
-        login_user(user)  # this connection's own session, so later events know the user
-        for stream in streams_for(user):
+        if not authority.admit(request.sid, credential, who):
+            db.session.rollback()
+            raise Refused("too_many_connections")
+        authority.start_sweeper(current_app._get_current_object())
+        join_room(credential.room)
+        if isinstance(who, Participant):
+            return  # a guest follows no dashboard: only their visit's rooms, when they join
+        join_room(Credential.of_user(who.id).room)
+        for stream in streams_for(who):
             join_room(stream)
-            emit("snapshot", take_snapshot(user, stream))
+            emit("snapshot", take_snapshot(who, stream))
 
     @socketio.on("disconnect")
     def disconnect(reason=None):
         """Whoever this connection held in a waiting room or call has left."""
-        try:
-            left = visits.disconnect_sid(request.sid)
-        except ServiceError:
-            db.session.rollback()
-            return
-        for visit_id in left:
+        authority.forget(request.sid)
+        _connection_limits().forget(request.sid)
+        for visit_id in visits.disconnect_sid(request.sid):
             emit("peer_left", {"visit_id": visit_id, "sid": request.sid}, to=visit_room(visit_id))
 
-    @socketio.on("resync")
-    def resync(data):
+    @socketio.on(MALFORMED)
+    def malformed(*_ignored):
+        """A packet that could not be read (app.realtime.packets): an error, no traceback."""
+        return refusal("invalid", "That message could not be read.")
+
+    @socketio.on("*")
+    def unknown(event_name, *_ignored):
+        """Any event without a handler: a caller waiting for an answer gets one."""
+        return refusal("not_found", "Unknown event.")
+
+    @event(socketio, "resync")
+    def resync(who, connection, data):
         """A client saw a gap in a stream's versions; answers with a fresh snapshot."""
-        if not current_user.is_authenticated:
-            return {"error": {"code": "unauthorized", "message": "Sign in again."}}
-        stream = data.get("stream") if isinstance(data, dict) else None
-        try:
-            snapshot = take_snapshot(current_user, stream)
-        except ServiceError as exc:
-            return _error(exc)
-        emit("snapshot", snapshot)
+        if not isinstance(who, User):
+            return refusal("forbidden", "You cannot follow this stream.")
+        stream = data.get("stream")
+        emit("snapshot", take_snapshot(who, stream if isinstance(stream, str) else ""))
         return {"ok": True}
 
-    @socketio.on("join_visit")
-    def join_visit(data):
+    @event(socketio, "keepalive")
+    def keepalive(who, connection, data):
+        """An open room page (or a dashboard in use) counts as activity for the idle logout."""
+        if connection.credential.kind == "session":
+            row = session_by_id(connection.credential.id)
+            if row is not None:
+                touch_session(row)
+        db.session.rollback()
+        return {"ok": True}
+
+    @event(socketio, "join_visit")
+    def join_visit(who, connection, data):
         """A room page opens: the host enters the meeting, others the waiting room.
 
         Admitted connections join visit:<id> and the others there get peer_joined; the
         rest join waiting:<id> and hear participant_updated when they are admitted.
         """
-        if not current_user.is_authenticated:
-            return {"error": {"code": "unauthorized", "message": "Sign in again."}}
         visit_id = _visit_id(data)
         if visit_id is None:
-            return {"error": {"code": "invalid", "message": "visit_id is required."}}
-        try:
-            _, me = visits.load_visit(current_user, visit_id)
-        except ServiceError as exc:
-            return _error(exc)
+            return refusal("invalid", "visit_id is required.")
+        _, me = visits.load_visit(who, visit_id)
         # Listen in the waiting room before arriving, so an admission that lands between
         # our commit and our reply is never missed.
         join_room(waiting_room(visit_id))
         try:
-            presence = visits.enter_visit(current_user, visit_id, request.sid)
-        except ServiceError as exc:
+            presence = visits.enter_visit(who, visit_id, request.sid)
+        except ServiceError:
             leave_room(waiting_room(visit_id))
-            return _error(exc)
+            raise
         db.session.rollback()
         if presence == "admitted":
             leave_room(waiting_room(visit_id))
@@ -110,51 +197,83 @@ def register(socketio: SocketIO) -> None:
                     "visit_id": visit_id,
                     "sid": request.sid,
                     "participant_id": me.id,
-                    "name": current_user.name,
+                    "name": me.display_name,
                 },
                 to=visit_room(visit_id),
                 include_self=False,
             )
-        return {"presence": presence, "participant_id": me.id, "sid": request.sid}
+        # What staff wrote to the waiting room so far; new ones arrive as waiting_message.
+        messages = messages_of(db.session.get(Visit, visit_id))
+        db.session.rollback()
+        return {
+            "presence": presence,
+            "participant_id": me.id,
+            "sid": request.sid,
+            "messages": messages,
+        }
 
-    @socketio.on("leave_visit")
-    def leave_visit_event(data):
+    @event(socketio, "leave_visit")
+    def leave_visit_event(who, connection, data):
         """Hang up: leave the room; the others get peer_left."""
         visit_id = _visit_id(data)
-        if visit_id is None or not current_user.is_authenticated:
-            return {"error": {"code": "invalid", "message": "visit_id is required."}}
-        try:
-            visits.leave_visit(current_user, visit_id, request.sid)
-        except ServiceError as exc:
-            return _error(exc)
+        if visit_id is None:
+            return refusal("invalid", "visit_id is required.")
+        visits.leave_visit(who, visit_id, request.sid)
         _announce_departure(visit_id, request.sid)
         return {"ok": True}
 
-    @socketio.on("signal")
-    def signal(data):
+    @event(socketio, "signal")
+    def signal(who, connection, data):
         """Relay an offer, answer or ICE candidate to one admitted peer of the same visit."""
         visit_id = _visit_id(data)
-        target = data.get("to") if isinstance(data, dict) else None
-        payload = data.get("data") if isinstance(data, dict) else None
+        target, payload = data.get("to"), data.get("data")
         if visit_id is None or not isinstance(target, str) or not isinstance(payload, dict):
-            return {"error": {"code": "invalid", "message": "visit_id, to and data are required."}}
-        if not current_user.is_authenticated or not _both_admitted(visit_id, request.sid, target):
+            return refusal("invalid", "visit_id, to and data are required.")
+        if not _both_admitted(visit_id, request.sid, target):
             db.session.rollback()
-            return {"error": {"code": "forbidden", "message": "Not in this call."}}
+            return refusal("forbidden", "Not in this call.")
         db.session.rollback()
         emit("signal", {"visit_id": visit_id, "from": request.sid, "data": payload}, to=target)
         return {"ok": True}
 
+    @event(socketio, "media_state")
+    def media_state(who, connection, data):
+        """Someone in the call muted or turned their camera off (or on): the others are told."""
+        visit_id = _visit_id(data)
+        audio, video = data.get("audio"), data.get("video")
+        if visit_id is None or not isinstance(audio, bool) or not isinstance(video, bool):
+            return refusal("invalid", "visit_id, audio and video are required.")
+        if not _admitted(visit_id, request.sid):
+            db.session.rollback()
+            return refusal("forbidden", "Not in this call.")
+        db.session.rollback()
+        emit(
+            "media_state",
+            {"visit_id": visit_id, "sid": request.sid, "audio": audio, "video": video},
+            to=visit_room(visit_id),
+            include_self=False,
+        )
+        return {"ok": True}
+
+
+def _admitted_sids(visit_id: int, sids: list[str]) -> set[str]:
+    return set(
+        db.session.scalars(
+            db.select(Participant.presence_sid).where(
+                Participant.visit_id == visit_id,
+                Participant.presence == "admitted",
+                Participant.presence_sid.in_(sids),
+            )
+        ).all()
+    )
+
+
+def _admitted(visit_id: int, sid: str) -> bool:
+    return _admitted_sids(visit_id, [sid]) == {sid}
+
 
 def _both_admitted(visit_id: int, sender: str, target: str) -> bool:
-    rows = db.session.scalars(
-        db.select(Participant.presence_sid).where(
-            Participant.visit_id == visit_id,
-            Participant.presence == "admitted",
-            Participant.presence_sid.in_([sender, target]),
-        )
-    ).all()
-    return sender != target and set(rows) == {sender, target}
+    return sender != target and _admitted_sids(visit_id, [sender, target]) == {sender, target}
 
 
 def _announce_departure(visit_id: int, sid: str) -> None:

@@ -30,6 +30,10 @@ def requester_stream(user_id: int) -> str:
 DIRECTORY = "directory"
 
 
+def clinic_stream(clinic_id: int) -> str:
+    return f"clinic:{clinic_id}"
+
+
 def visit_room(visit_id: int) -> str:
     return f"visit:{visit_id}"
 

@@ -11,7 +11,13 @@ from app.models import SessionRequest, User
 from app.models.types import utcnow
 from app.realtime.publish import DIRECTORY, Outbox, provider_stream, requester_stream
 from app.services.serialize import request_dict
-from clinicqueue import UNAVAILABLE_NOTE, RequestAction, RequestState, transition_request
+from clinicqueue import (
+    UNAVAILABLE_NOTE,
+    DeclineReason,
+    RequestAction,
+    RequestState,
+    transition_request,
+)
 
 
 def lock_provider(provider_id: int) -> User | None:
@@ -55,7 +61,12 @@ def decline_all_pending(provider: User, note: str, now: datetime, outbox: Outbox
             SessionRequest.provider_id == provider.id,
             SessionRequest.state == RequestState.PENDING,
         )
-        .values(state=RequestState.DECLINED, decline_note=note, updated_at=now)
+        .values(
+            state=RequestState.DECLINED,
+            decline_note=note,
+            decline_reason=DeclineReason.UNAVAILABLE,
+            updated_at=now,
+        )
         .returning(SessionRequest.id)
     ).all()
     if not declined_ids:

@@ -12,14 +12,14 @@ from flask import current_app
 from app.models.types import utcnow
 
 
-def turn_credentials(secret: str, user_id: int, expires_at: datetime) -> tuple[str, str]:
+def turn_credentials(secret: str, user_id: int | str, expires_at: datetime) -> tuple[str, str]:
     """coturn's REST scheme (use-auth-secret): username "<expiry>:<id>", HMAC-SHA1 password."""
     username = f"{int(expires_at.timestamp())}:{user_id}"
     digest = hmac.new(secret.encode(), username.encode(), hashlib.sha1).digest()
     return username, base64.b64encode(digest).decode()
 
 
-def ice_servers_for(user_id: int, now: datetime | None = None) -> list[dict]:
+def ice_servers_for(user_id: int | str, now: datetime | None = None) -> list[dict]:
     """What a room page hands to RTCPeerConnection; TURN passwords expire after TURN_TTL."""
     config = current_app.config
     servers = list(config["ICE_SERVERS"])

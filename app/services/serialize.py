@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from app.models import Participant, Service, SessionRequest, User, Visit
+from app.models import (
+    ApiToken,
+    AuditEvent,
+    Clinic,
+    ExternalRoom,
+    Participant,
+    Service,
+    SessionRequest,
+    Task,
+    User,
+    Visit,
+)
 from clinicqueue import Presence, participant_status
 
 
@@ -33,6 +44,7 @@ def request_dict(req: SessionRequest) -> dict:
         "provider": {"id": req.provider.id, "name": req.provider.name},
         "service": service_dict(req.service),
         "decline_note": req.decline_note,
+        "decline_reason": req.decline_reason,
         "dismissed": req.dismissed_at is not None,
         "visit_id": req.visit_id,
         "created_at": iso(req.created_at),
@@ -45,7 +57,7 @@ def participant_dict(participant: Participant) -> dict:
     return {
         "id": participant.id,
         "user_id": participant.user_id,
-        "name": participant.user.name if participant.user else "Guest",
+        "name": participant.display_name,
         "role": participant.role,
         "presence": presence.value,
         "status": participant_status(presence),
@@ -62,4 +74,72 @@ def visit_dict(visit: Visit) -> dict:
         "service": service_dict(visit.service),
         "created_at": iso(visit.created_at),
         "participants": [participant_dict(p) for p in visit.participants],
+    }
+
+
+def user_dict(user: User) -> dict:
+    return {
+        "id": user.id,
+        "email": user.email,
+        "name": user.name,
+        "role": user.role,
+        "active": user.active,
+    }
+
+
+def token_dict(token: ApiToken, current: bool = False) -> dict:
+    return {
+        "id": token.id,
+        "label": token.label,
+        "created_at": iso(token.created_at),
+        "expires_at": iso(token.expires_at),
+        "current": current,
+    }
+
+
+def clinic_dict(clinic: Clinic) -> dict:
+    return {
+        "id": clinic.id,
+        "name": clinic.name,
+        "organisation": clinic.organisation,
+        "timezone": clinic.timezone,
+        "members": [{"id": m.id, "name": m.name, "role": m.role} for m in clinic.members],
+    }
+
+
+def task_dict(task: Task) -> dict:
+    visit = task.visit
+    return {
+        "id": task.id,
+        "visit_id": task.visit_id,
+        "clinic_id": task.clinic_id,
+        "text": task.text,
+        "patient": visit.patient.name if visit.patient else None,
+        "scheduled_for": iso(visit.scheduled_for),
+        "created_by": task.created_by.name,
+        "created_at": iso(task.created_at),
+        "closed_by": task.closed_by.name if task.closed_by else None,
+        "closed_at": iso(task.closed_at),
+    }
+
+
+def external_room_dict(room: ExternalRoom) -> dict:
+    return {
+        "label": room.label,
+        "host_url": room.host_url,
+        "guest_url": room.guest_url,
+        "updated_at": iso(room.updated_at),
+    }
+
+
+def audit_dict(entry: AuditEvent) -> dict:
+    return {
+        "id": entry.id,
+        "at": iso(entry.at),
+        "actor": {"kind": entry.actor_kind, "id": entry.actor_id, "label": entry.actor_label},
+        "action": entry.action,
+        "visit_id": entry.visit_id,
+        "patient_id": entry.patient_id,
+        "detail": entry.detail,
+        "hash": entry.hash,
     }

@@ -18,10 +18,14 @@ from app.models import Participant, Role, SessionRequest, User, Visit
 from app.models.types import utcnow
 from app.realtime.publish import Outbox, provider_stream, requester_stream
 from app.services.availability import lock_provider
-from app.services.errors import Conflict, Forbidden, Invalid, NotFound
+from app.services.clinics import home_clinic_id
+from app.services.errors import Conflict, Invalid, NotFound
+from app.services.schedule import announce_row
 from app.services.serialize import request_dict, visit_dict
+from app.services.text import clean_text
 from clinicqueue import (
     UNAVAILABLE_NOTE,
+    DeclineReason,
     InvalidTransition,
     RequestAction,
     RequestBlocked,
@@ -32,6 +36,7 @@ from clinicqueue import (
     transition_request,
 )
 from clinicqueue.request import OpenRequest, can_dismiss
+from clinicqueue.visit import LIVE_VISIT_STATES
 
 MAX_NOTE_LENGTH = 500
 
@@ -105,6 +110,7 @@ def create_request(
             provider.available,
             [OpenRequest(RequestState(r.state), r.dismissed_at is not None) for r in earlier],
             now,
+            live_session=has_live_session(requester.id, provider.id),
         )
     except RequestBlocked as blocked:
         db.session.rollback()
@@ -114,7 +120,8 @@ def create_request(
         provider_id=provider.id,
         service_id=service.id if service else None,
         state=outcome.state,
-        decline_note=UNAVAILABLE_NOTE if outcome.state == RequestState.DECLINED else None,
+        decline_note=UNAVAILABLE_NOTE if outcome.decline_reason else None,
+        decline_reason=outcome.decline_reason,
         created_at=now,
         updated_at=now,
     )
@@ -138,6 +145,24 @@ def create_request(
     return req
 
 
+def has_live_session(requester_id: int, provider_id: int) -> bool:
+    """Whether the requester already has an accepted session with this provider that has
+    not ended (waiting to start, or in the call)."""
+    return (
+        db.session.scalar(
+            select(Visit.id)
+            .join(Participant, Participant.visit_id == Visit.id)
+            .where(
+                Visit.host_id == provider_id,
+                Visit.state.in_([s.value for s in LIVE_VISIT_STATES]),
+                Participant.user_id == requester_id,
+            )
+            .limit(1)
+        )
+        is not None
+    )
+
+
 def _choose_service(provider: User, service_id: int | None):
     offered = provider.services
     if service_id is None:
@@ -158,7 +183,7 @@ def _choose_service(provider: User, service_id: int | None):
 def _own_request(provider: User, request_id: int) -> SessionRequest:
     req = _load(request_id)
     if req.provider_id != provider.id:
-        raise Forbidden("This request is for another provider.")
+        raise NotFound("No such request.")  # another's request does not exist for you
     return req
 
 
@@ -175,6 +200,8 @@ def accept_request(provider: User, request_id: int, now: datetime | None = None)
         state=VisitState.OPEN,
         host_id=req.provider_id,
         service_id=req.service_id,
+        # On the provider's clinic schedule (Live clinic list), when they have a clinic.
+        clinic_id=home_clinic_id(req.provider_id),
         created_at=now,
         participants=[
             Participant(user_id=req.provider_id, role="host", presence="absent", updated_at=now),
@@ -192,6 +219,7 @@ def accept_request(provider: User, request_id: int, now: datetime | None = None)
     summary = visit_dict(visit)
     outbox.add("visit_updated", provider_stream(req.provider_id), summary)
     outbox.add("visit_updated", requester_stream(req.requester_id), summary)
+    announce_row(outbox, visit, now)
     outbox.stamp()
     db.session.commit()
     outbox.publish()
@@ -203,7 +231,7 @@ def decline_request(
 ) -> SessionRequest:
     """The provider declines, with an optional note. Emits request_updated to both."""
     now = now or utcnow()
-    note = (note or "").strip() or None
+    note = clean_text(note or "") or None
     if not current_app.config["DECLINE_NOTES_ENABLED"]:
         note = None
     elif note and len(note) > MAX_NOTE_LENGTH:
@@ -212,7 +240,9 @@ def decline_request(
             fields={"note": f"Keep it under {MAX_NOTE_LENGTH} characters."},
         )
     req = _own_request(provider, request_id)
-    req = _apply(req, RequestAction.DECLINE, now, decline_note=note)
+    req = _apply(
+        req, RequestAction.DECLINE, now, decline_note=note, decline_reason=DeclineReason.DECLINED
+    )
     return _commit_and_announce(req)
 
 
@@ -221,7 +251,7 @@ def cancel_request(requester: User, request_id: int, now: datetime | None = None
     now = now or utcnow()
     req = _load(request_id)
     if req.requester_id != requester.id:
-        raise Forbidden("This is someone else's request.")
+        raise NotFound("No such request.")
     req = _apply(req, RequestAction.CANCEL, now)
     return _commit_and_announce(req)
 
@@ -234,7 +264,7 @@ def dismiss_request(requester: User, request_id: int, now: datetime | None = Non
     now = now or utcnow()
     req = _load(request_id)
     if req.requester_id != requester.id:
-        raise Forbidden("This is someone else's request.")
+        raise NotFound("No such request.")
     if not can_dismiss(req.state, req.dismissed_at is not None):
         raise Conflict(
             "Only a declined request can be dismissed.", state=req.state, request=request_dict(req)
@@ -276,5 +306,5 @@ def get_request(user: User, request_id: int) -> SessionRequest:
     """A request its requester or provider may read."""
     req = _load(request_id)
     if user.id not in (req.requester_id, req.provider_id) and user.role != Role.ADMIN:
-        raise Forbidden("This request belongs to someone else.")
+        raise NotFound("No such request.")
     return req

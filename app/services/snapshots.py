@@ -6,20 +6,30 @@ from sqlalchemy import or_, select
 
 from app.extensions import db
 from app.models import Role, SessionRequest, User
-from app.realtime.publish import DIRECTORY, provider_stream, requester_stream, stream_version
+from app.realtime.publish import (
+    DIRECTORY,
+    clinic_stream,
+    provider_stream,
+    requester_stream,
+    stream_version,
+)
+from app.services.clinics import clinic_for, clinics_of
 from app.services.errors import Forbidden
+from app.services.schedule import day_schedule, today_in
 from app.services.serialize import provider_dict, request_dict, visit_dict
 from app.services.visits import live_visits_for
 from clinicqueue import RequestState
 
 
 def streams_for(user: User) -> list[str]:
-    """The live streams a user may follow."""
+    """The live streams a user may follow: their dashboard's, the directory, and the
+    schedule of each clinic they work in."""
+    clinics = [clinic_stream(c.id) for c in clinics_of(user)] if user.role != Role.REQUESTER else []
     if user.role == Role.PROVIDER:
-        return [provider_stream(user.id), DIRECTORY]
+        return [provider_stream(user.id), DIRECTORY, *clinics]
     if user.role == Role.REQUESTER:
         return [requester_stream(user.id), DIRECTORY]
-    return [DIRECTORY]
+    return [DIRECTORY, *clinics]
 
 
 def take_snapshot(user: User, stream: str) -> dict:
@@ -32,6 +42,8 @@ def take_snapshot(user: User, stream: str) -> dict:
     db.session.expire_all()
     if stream == DIRECTORY:
         data = {"providers": list_providers()}
+    elif stream.startswith("clinic:"):
+        data = clinic_today(user, int(stream.split(":", 1)[1]))
     elif stream.startswith("provider:"):
         data = provider_dashboard(user)
     else:
@@ -81,3 +93,11 @@ def requester_dashboard(requester: User) -> dict:
         "requests": [request_dict(r) for r in open_requests],
         "sessions": [visit_dict(v) for v in live_visits_for(requester, "patient")],
     }
+
+
+def clinic_today(user: User, clinic_id: int) -> dict:
+    """A clinic stream's snapshot: today's rows in the clinic's zone. A schedule page
+    showing another day reads that day from the API, with the version it was read at."""
+    clinic = clinic_for(user, clinic_id)
+    today = today_in(clinic.timezone)
+    return {"date": today.isoformat(), "visits": day_schedule(user, clinic.id, today)}

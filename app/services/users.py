@@ -1,47 +1,52 @@
-"""Accounts, passwords and API tokens."""
+"""Accounts: create, authenticate, deactivate, change role.
+
+Deactivation and a role change take effect at once everywhere: deactivation ends the
+user's sessions and revokes their tokens, and both close the user's open Socket.IO
+connections (app.realtime.authority), on every web instance.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from datetime import datetime
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
-from flask import current_app
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select, update
 
 from app.extensions import db
-from app.models import ApiToken, Role, Service, User
+from app.models import Role, Service, User
 from app.models.types import utcnow
-from app.services.errors import Invalid
-
-# argon2id with the library's RFC 9106 "low memory" profile defaults.
-_hasher = PasswordHasher()
-# Compared against when the email is unknown, so a miss costs as much as a wrong password.
-_DUMMY_HASH = _hasher.hash("anteroom-dummy-password")
-MIN_PASSWORD_LENGTH = 8
-
-
-def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+from app.realtime import authority
+from app.services.auth_sessions import end_user_sessions
+from app.services.availability import set_availability
+from app.services.errors import Invalid, NotFound
+from app.services.passwords import (
+    dummy_hash,
+    hash_password,
+    needs_rehash,
+    password_problem,
+    verify_password,
+)
+from app.services.text import clean_line
+from app.services.tokens import delete_user_tokens
 
 
 def create_user(
     email: str, name: str, role: str, password: str, services: list[str] | None = None
 ) -> User:
     """Create an account (and the services a provider offers); commits."""
-    email = (email or "").strip().lower()
-    name = (name or "").strip()
+    email = clean_line(email or "").lower()
+    name = clean_line(name or "")
     fields = {}
     if "@" not in email or len(email) > 254:
         fields["email"] = "Enter a valid email address."
     if not name:
         fields["name"] = "Enter a name."
+    elif len(name) > 120:
+        fields["name"] = "Keep the name under 120 characters."
     if role not in {r.value for r in Role}:
         fields["role"] = f"Role must be one of {', '.join(r.value for r in Role)}."
-    if len(password or "") < MIN_PASSWORD_LENGTH:
-        fields["password"] = f"Use at least {MIN_PASSWORD_LENGTH} characters."
+    problem = password_problem(password, email, name)
+    if problem:
+        fields["password"] = problem
     if not fields and db.session.scalar(select(User.id).where(User.email == email)):
         fields["email"] = "An account with this email already exists."
     if fields:
@@ -57,47 +62,84 @@ def create_user(
 
 
 def _service_named(name: str) -> Service:
-    service = db.session.scalar(select(Service).where(Service.name == name.strip()))
-    return service or Service(name=name.strip())
+    name = clean_line(name)
+    service = db.session.scalar(select(Service).where(Service.name == name))
+    return service or Service(name=name)
+
+
+def user_by_email(email: object) -> User | None:
+    if not isinstance(email, str):
+        return None
+    return db.session.scalar(select(User).where(User.email == clean_line(email).lower()))
 
 
 def authenticate(email: str, password: str) -> User | None:
-    """The active user with this email and password, or None."""
-    user = db.session.scalar(select(User).where(User.email == (email or "").strip().lower()))
-    try:
-        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password or "")
-    except (VerificationError, InvalidHashError):
+    """The active user with this email and password, or None.
+
+    The hash runs off the event loop (app.services.passwords); an unknown email costs the
+    same as a wrong password.
+    """
+    user = user_by_email(email)
+    matched = verify_password(user.password_hash if user else dummy_hash(), password or "")
+    if not matched or user is None or not user.active:
+        db.session.rollback()
         return None
-    if user is None or not user.active:
-        return None
-    if _hasher.check_needs_rehash(user.password_hash):
+    if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
         db.session.commit()
     return user
 
 
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+def load_user(user_id: int) -> User | None:
+    return db.session.get(User, user_id, populate_existing=True)
 
 
-def issue_token(user: User, now: datetime | None = None) -> tuple[str, datetime]:
-    """A new bearer token for the user; only its digest is stored. Commits."""
+def _load(user_id: int) -> User:
+    user = load_user(user_id)
+    if user is None:
+        raise NotFound("No such account.")
+    return user
+
+
+def deactivate_user(user_id: int, now: datetime | None = None) -> User:
+    """Deactivate an account: its sessions end, its tokens are revoked and its sockets
+    close; it can no longer sign in. A provider is made unavailable first, which declines
+    whatever was waiting for them. Commits."""
     now = now or utcnow()
-    token = secrets.token_urlsafe(32)
-    expires_at = now + current_app.config["API_TOKEN_LIFETIME"]
-    db.session.execute(delete(ApiToken).where(ApiToken.expires_at < now))
-    db.session.add(ApiToken(user_id=user.id, token_hash=_digest(token), expires_at=expires_at))
+    user = _load(user_id)
+    if user.available:
+        set_availability(user, False, now)
+    db.session.execute(update(User).where(User.id == user.id).values(active=False))
+    end_user_sessions(user.id, "deactivated", now)
+    delete_user_tokens(user.id)
     db.session.commit()
-    return token, expires_at
+    authority.revoke(authority.Credential.of_user(user.id), "deactivated")
+    return _load(user.id)
 
 
-def user_for_token(token: str | None, now: datetime | None = None) -> User | None:
-    if not token:
-        return None
-    row = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(token)))
-    if row is None or row.expires_at <= (now or utcnow()) or not row.user.active:
-        return None
-    return row.user
+def activate_user(user_id: int) -> User:
+    """Let a deactivated account sign in again (with new sessions and tokens). Commits."""
+    user = _load(user_id)
+    user.active = True
+    db.session.commit()
+    return user
+
+
+def set_role(user_id: int, role: str) -> User:
+    """Change an account's role. Its open sockets close, because what they may follow
+    depends on the role; its pages follow the new role from their next request. Commits."""
+    if role not in {r.value for r in Role}:
+        raise Invalid("Choose a role.", fields={"role": "Not a role."})
+    user = _load(user_id)
+    if user.role == role:
+        return user
+    if user.role == Role.PROVIDER and user.available:
+        set_availability(user, False)
+        user = _load(user_id)
+    user.role = role
+    db.session.commit()
+    authority.revoke(authority.Credential.of_user(user.id), "role_changed")
+    return user
 
 
 def count_users() -> int:

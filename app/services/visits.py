@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from flask import current_app
 from sqlalchemy import select, update
 
 from app.extensions import db
-from app.models import Participant, User, Visit
+from app.models import Participant, Role, User, Visit
 from app.models.types import utcnow
 from app.realtime.publish import (
     Outbox,
@@ -16,23 +17,32 @@ from app.realtime.publish import (
     visit_room,
     waiting_room,
 )
+from app.services import audit
 from app.services.errors import Conflict, Forbidden, NotFound
+from app.services.schedule import announce_row
 from app.services.serialize import participant_dict, visit_dict
 from clinicqueue import (
     InvalidTransition,
     Presence,
     PresenceAction,
     VisitAction,
+    VisitSource,
     VisitState,
     arrival_presence,
+    host_departure,
     transition_presence,
     transition_visit,
 )
+from clinicqueue.schedule import LinkState, link_state
 from clinicqueue.visit import LIVE_VISIT_STATES
 
+Who = User | Participant  # a signed-in user, or a guest (their participant, by their link)
 
-def load_visit(user: User, visit_id: int, lock: bool = False) -> tuple[Visit, Participant]:
-    """The visit and the user's place in it; only its participants may open it.
+
+def load_visit(who: Who, visit_id: int, lock: bool = False) -> tuple[Visit, Participant]:
+    """The visit and the caller's place in it; only its participants may open it (to
+    anyone else it does not exist: NotFound, so ids cannot be probed). A guest is a
+    participant of exactly one visit.
 
     With lock, the visit's row is locked first (a no-op write, which also serialises
     SQLite), so arrivals, departures and the host's entry never decide from stale
@@ -43,10 +53,28 @@ def load_visit(user: User, visit_id: int, lock: bool = False) -> tuple[Visit, Pa
     visit = db.session.get(Visit, visit_id, populate_existing=True)
     if visit is None:
         raise NotFound("No such session.")
-    participant = visit.participant_for(user.id)
+    if isinstance(who, Participant):
+        participant = next((p for p in visit.participants if p.id == who.id), None)
+    else:
+        participant = visit.participant_for(who.id)
     if participant is None:
-        raise Forbidden("Only the session's participants can open its room.")
+        raise NotFound("No such session.")
     return visit, participant
+
+
+def _actor(who: Who) -> audit.Actor:
+    return audit.Actor.guest(who) if isinstance(who, Participant) else audit.Actor.user(who)
+
+
+def _open_booked(visit: Visit, me: Participant, now: datetime) -> None:
+    """The first arrival opens a booked visit's waiting room, once its links are open
+    (staff may open it any time)."""
+    opens_before = timedelta(minutes=current_app.config["GUEST_LINK_OPENS_MINUTES"])
+    state = link_state(visit.state, visit.scheduled_for, opens_before, now)
+    if me.role != "host" and state != LinkState.OPEN:
+        raise Conflict("The waiting room is not open yet.", state=visit.state)
+    visit.state = transition_visit(visit.state, VisitAction.OPEN, now).state
+    db.session.flush()
 
 
 def _lock(visit_id: int) -> None:
@@ -61,9 +89,11 @@ def _stream_for(participant: Participant) -> str:
 
 def _announce(outbox: Outbox, visit: Visit, changed: list[Participant]) -> None:
     summary = visit_dict(visit)
-    for participant in visit.participants:
-        if participant.user_id is not None:
-            outbox.add("visit_updated", _stream_for(participant), summary)
+    if visit.source == VisitSource.REQUEST:  # the on-demand dashboards
+        for participant in visit.participants:
+            if participant.user_id is not None:
+                outbox.add("visit_updated", _stream_for(participant), summary)
+    announce_row(outbox, visit)
     for participant in changed:
         payload = {"visit_id": visit.id, "participant": participant_dict(participant)}
         outbox.add_call("participant_updated", visit_room(visit.id), payload)
@@ -96,7 +126,7 @@ def _finish(outbox: Outbox, visit: Visit, changed: list[Participant]) -> None:
     outbox.publish()
 
 
-def enter_visit(user: User, visit_id: int, sid: str, now: datetime | None = None) -> str:
+def enter_visit(who: Who, visit_id: int, sid: str, now: datetime | None = None) -> str:
     """Open the visit's room: the host enters the meeting, anyone else the waiting room.
 
     When the host enters, the visit goes in_call and everyone waiting is admitted; someone
@@ -106,9 +136,13 @@ def enter_visit(user: User, visit_id: int, sid: str, now: datetime | None = None
     """
     now = now or utcnow()
     # populate_existing in load_visit reloads the participants too, after the lock.
-    visit, me = load_visit(user, visit_id, lock=True)
+    visit, me = load_visit(who, visit_id, lock=True)
+    if visit.state == VisitState.SCHEDULED:
+        _open_booked(visit, me, now)
     if visit.state not in (VisitState.OPEN, VisitState.IN_CALL):
         raise Conflict("This session has ended.", state=visit.state)
+    if me.role != "host":
+        audit.record(_actor(who), "enter", visit=visit, now=now)
     changed = [me]
     if me.role == "host":
         if visit.state == VisitState.OPEN:
@@ -121,6 +155,9 @@ def enter_visit(user: User, visit_id: int, sid: str, now: datetime | None = None
                 admitted = transition_presence(other.presence, PresenceAction.ADMIT, now)
                 _move(other, admitted.presence, now, other.presence_sid)
                 changed.append(other)
+                audit.record(
+                    _actor(who), "admit", visit=visit, detail={"participant_id": other.id}, now=now
+                )
     else:
         host = next((p for p in visit.participants if p.role == "host"), None)
         host_in_call = host is not None and host.presence == Presence.ADMITTED
@@ -130,10 +167,14 @@ def enter_visit(user: User, visit_id: int, sid: str, now: datetime | None = None
     return presence.value
 
 
-def leave_visit(user: User, visit_id: int, sid: str, now: datetime | None = None) -> None:
-    """The user hangs up or closes the room; the visit goes on for the others."""
+def leave_visit(who: Who, visit_id: int, sid: str, now: datetime | None = None) -> None:
+    """The user hangs up or closes the room; the visit goes on for the others.
+
+    When the host leaves, whoever was admitted goes back to the waiting room (their
+    waiting clock starts again) until the host enters again.
+    """
     now = now or utcnow()
-    visit, me = load_visit(user, visit_id, lock=True)
+    visit, me = load_visit(who, visit_id, lock=True)
     _leave(visit, me, sid, now)
 
 
@@ -146,7 +187,20 @@ def _leave(visit: Visit, me: Participant, sid: str, now: datetime) -> None:
     except InvalidTransition:
         return
     _move(me, presence, now, None)
-    _finish(Outbox(), visit, [me])
+    changed = [me]
+    hosts_left = not any(
+        p.role == "host" and p.presence == Presence.ADMITTED
+        for p in visit.participants
+        if p.id != me.id
+    )
+    if me.role == "host" and hosts_left:
+        others = {p.id: p for p in visit.participants if p.id != me.id}
+        moved = host_departure({pid: p.presence for pid, p in others.items()}, now)
+        for participant_id, outcome in moved.items():
+            other = others[participant_id]
+            _move(other, outcome.presence, now, other.presence_sid)
+            changed.append(other)
+    _finish(Outbox(), visit, changed)
 
 
 def disconnect_sid(sid: str, now: datetime | None = None) -> list[int]:
@@ -186,16 +240,60 @@ def end_visit(user: User, visit_id: int, now: datetime | None = None) -> Visit:
     if result.rowcount != 1:
         db.session.rollback()
         raise Conflict("This session changed; reload.", state=visit.state)
+    audit.record(audit.Actor.user(user), "end", visit=visit, now=now)
+    close_rooms(visit, now, "ended")
+    return visit
+
+
+def close_rooms(visit: Visit, now: datetime, reason: str) -> None:
+    """The visit is over (ended, cancelled or completed: its state already changed in
+    this transaction). Whoever is still in its rooms leaves; the rooms hear visit_ended
+    with the reason; dashboards and the clinic schedule are told. Commits."""
     changed = []
     for participant in visit.participants:
         if participant.presence in (Presence.WAITING, Presence.ADMITTED):
             _move(participant, Presence.LEFT, now, None)
             changed.append(participant)
     outbox = Outbox()
-    outbox.add_call("visit_ended", visit_room(visit.id), {"visit_id": visit.id})
-    outbox.add_call("visit_ended", waiting_room(visit.id), {"visit_id": visit.id})
+    ended = {"visit_id": visit.id, "reason": reason}
+    outbox.add_call("visit_ended", visit_room(visit.id), ended)
+    outbox.add_call("visit_ended", waiting_room(visit.id), ended)
     _finish(outbox, visit, changed)
-    return visit
+
+
+def take_visit(user: User, visit_id: int, now: datetime | None = None) -> Participant:
+    """A provider of the visit's clinic takes its patient from the schedule: they join the
+    visit as a host (unless they already are one). Refused while a colleague is with the
+    patient: no second provider takes them. Commits."""
+    from app.services.clinics import is_member
+
+    now = now or utcnow()
+    _lock(visit_id)
+    visit = db.session.get(Visit, visit_id, populate_existing=True)
+    if (
+        visit is None
+        or visit.clinic_id is None
+        or user.role != Role.PROVIDER
+        or not is_member(user.id, visit.clinic_id)
+    ):
+        raise NotFound("No such session.")
+    if visit.state not in {s.value for s in LIVE_VISIT_STATES}:
+        raise Conflict("This session has ended.", state=visit.state)
+    mine = visit.participant_for(user.id)
+    if mine is not None:
+        db.session.rollback()
+        return mine
+    with_patient = next(
+        (p for p in visit.participants if p.role == "host" and p.presence == Presence.ADMITTED),
+        None,
+    )
+    if with_patient is not None:
+        raise Conflict(f"{with_patient.display_name} is with the patient.", state=visit.state)
+    mine = Participant(user_id=user.id, role="host", presence="absent", updated_at=now)
+    visit.participants.append(mine)
+    audit.record(audit.Actor.user(user), "take", visit=visit, now=now)
+    db.session.commit()
+    return mine
 
 
 def live_visits_for(user: User, role: str) -> list[Visit]:
@@ -205,6 +303,7 @@ def live_visits_for(user: User, role: str) -> list[Visit]:
         .where(
             Participant.user_id == user.id,
             Participant.role == role,
+            Visit.source == VisitSource.REQUEST,
             Visit.state.in_([s.value for s in LIVE_VISIT_STATES]),
         )
         .order_by(Visit.created_at.desc(), Visit.id.desc())

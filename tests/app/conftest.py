@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from argon2 import PasswordHasher
 
-from app.services import users as users_service
+from app.services import passwords
 from tests.conftest import PASSWORD
 
 
@@ -18,7 +18,7 @@ def _fast_password_hashing():
     """
     patch = pytest.MonkeyPatch()
     patch.setattr(
-        users_service, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+        passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
     )
     yield
     patch.undo()

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
 
-from app.extensions import db
-from app.models import Participant, SessionRequest, User, Visit
+from flask import Flask
+from sqlalchemy import func, select, update
+
+from app import create_app
+from app.extensions import db, limiter, socketio
+from app.models import AuthSession, Participant, SessionRequest, User, Visit
+from app.models.types import utcnow
 from app.services.snapshots import requester_dashboard
+from config import Config
 
 
 def assert_error(response, status: int, code: str | None = None) -> dict:
@@ -84,3 +92,72 @@ def open_requests_of(app, requester_id: int) -> list[dict]:
         rows = requester_dashboard(db.session.get(User, requester_id))["requests"]
         db.session.rollback()
         return rows
+
+
+def set_last_seen(app, user_id: int, seconds_ago: float) -> None:
+    """Pretend the user's signed-in sessions were last used `seconds_ago`."""
+    with app.app_context():
+        db.session.execute(
+            update(AuthSession)
+            .where(AuthSession.user_id == user_id)
+            .values(last_seen_at=utcnow() - timedelta(seconds=seconds_ago))
+        )
+        db.session.commit()
+
+
+def sessions_of(app, user_id: int) -> list[dict]:
+    """The user's server-side sessions, oldest first, as the database has them now."""
+    with app.app_context():
+        rows = db.session.scalars(
+            select(AuthSession).where(AuthSession.user_id == user_id).order_by(AuthSession.id)
+        ).all()
+        found = [
+            {
+                "id": r.id,
+                "ended": r.ended_at is not None,
+                "end_reason": r.end_reason,
+                "idle_seconds": (utcnow() - r.last_seen_at).total_seconds(),
+            }
+            for r in rows
+        ]
+        db.session.rollback()
+        return found
+
+
+@contextmanager
+def separate_app(database_url: str, instance_path: str, env=None, **overrides) -> Iterator[Flask]:
+    """A second app from create_app, on the test database, for settings read only when the
+    app is built (PROXY_COUNT, RATELIMIT_ENABLED) or views added before its first request.
+
+    create_app binds the shared Flask-Limiter and Flask-SocketIO objects to the app it
+    builds; their state is put back afterwards so the session's app is as it was.
+    """
+    saved = {ext: _shallow_state(ext) for ext in (limiter, socketio)}
+    config = Config.from_env(
+        {
+            "ANTEROOM_ENV": "test",
+            "SECRET_KEY": "test-secret",
+            "DATABASE_URL": database_url,
+            "SOCKETIO_ASYNC_MODE": "threading",
+            "ANTEROOM_INSTANCE_PATH": str(instance_path),
+            **(env or {}),
+        },
+        TESTING=True,
+        AUTHORITY_CHECK_SECONDS=0,
+        **overrides,
+    )
+    other = create_app(config)
+    try:
+        yield other
+    finally:
+        with other.app_context():
+            db.session.remove()
+            for engine in db.engines.values():
+                engine.dispose()
+        for ext, state in saved.items():
+            vars(ext).clear()
+            vars(ext).update(state)
+
+
+def _shallow_state(ext) -> dict:
+    return {k: dict(v) if isinstance(v, dict) else v for k, v in vars(ext).items()}

@@ -10,9 +10,11 @@ import pytest
 from app.extensions import db
 from app.models import ApiToken, Role, User
 from app.models.types import utcnow
+from app.services.visits import enter_visit
 from clinicqueue import UNAVAILABLE_NOTE
 from tests.app.helpers import (
     assert_error,
+    assert_no_trace,
     count_visits,
     open_requests_of,
     request_row,
@@ -57,7 +59,7 @@ def test_token_is_issued_for_a_correct_password(api, make_user):
 
     assert response.status_code == 201
     body = response.get_json()
-    assert set(body) == {"token", "expires_at"}
+    assert set(body) == {"token", "id", "expires_at"}
     assert len(body["token"]) >= 40
     assert body["expires_at"].endswith("Z")
     assert response.headers["Cache-Control"] == "no-store"
@@ -155,7 +157,7 @@ def test_bad_authorization_header_gets_401(api, header):
 
 
 def test_expired_token_gets_401(app, api, make_user):
-    from app.services.users import issue_token
+    from app.services.tokens import issue_token
 
     user = make_user(Role.REQUESTER)
     with app.app_context():
@@ -286,6 +288,9 @@ def test_turning_unavailable_declines_every_pending_request_with_the_standard_no
     for request_id in (first_id, second_id):
         row = request_row(api.app, request_id)
         assert (row["state"], row["decline_note"]) == ("declined", UNAVAILABLE_NOTE)
+        assert api.get(f"/requests/{request_id}", cast.p).get_json()["decline_reason"] == (
+            "unavailable"
+        )
     assert request_row(api.app, elsewhere)["state"] == "pending"
 
 
@@ -399,6 +404,7 @@ def test_request_to_an_unavailable_provider_is_created_declined_with_the_note(ap
     body = response.get_json()
     assert body["state"] == "declined"
     assert body["decline_note"] == UNAVAILABLE_NOTE
+    assert body["decline_reason"] == "unavailable"  # not "declined your request"
     assert request_row(api.app, body["id"])["state"] == "declined"
 
 
@@ -459,8 +465,9 @@ def test_request_is_readable_by_its_provider_and_requester_only(api, cast, make_
 
     assert api.get(f"/requests/{request_id}", cast.p).status_code == 200
     assert api.get(f"/requests/{request_id}", cast.r).status_code == 200
-    assert_error(api.get(f"/requests/{request_id}", stranger), 403, "forbidden")
-    assert_error(api.get(f"/requests/{request_id}", other_provider), 403, "forbidden")
+    # Someone else's request does not exist for them: 404, so ids cannot be probed.
+    assert_error(api.get(f"/requests/{request_id}", stranger), 404, "not_found")
+    assert_error(api.get(f"/requests/{request_id}", other_provider), 404, "not_found")
 
 
 def test_admin_may_read_any_request(api, cast, make_user):
@@ -514,9 +521,9 @@ def test_provider_cannot_act_on_another_providers_request(api, cast, make_user):
     request_id = pending(api, cast)["id"]
     other = api.token(make_user(Role.PROVIDER, available=True))
 
-    assert_error(api.post(f"/requests/{request_id}/accept", other), 403, "forbidden")
+    assert_error(api.post(f"/requests/{request_id}/accept", other), 404, "not_found")
     assert_error(
-        api.post(f"/requests/{request_id}/decline", other, json={"note": "x"}), 403, "forbidden"
+        api.post(f"/requests/{request_id}/decline", other, json={"note": "x"}), 404, "not_found"
     )
     assert request_row(api.app, request_id)["state"] == "pending"
     assert count_visits(api.app) == 0
@@ -539,6 +546,7 @@ def test_decline_carries_the_providers_note(api, cast):
     assert response.status_code == 200
     assert response.get_json()["state"] == "declined"
     assert response.get_json()["decline_note"] == "Try Dr. Ben."
+    assert response.get_json()["decline_reason"] == "declined"
     assert request_row(api.app, request_id)["decline_note"] == "Try Dr. Ben."
     assert api.get(f"/requests/{request_id}", cast.r).get_json()["decline_note"] == "Try Dr. Ben."
 
@@ -603,8 +611,8 @@ def test_requester_cannot_cancel_someone_elses_request(api, cast, make_user):
     request_id = pending(api, cast)["id"]
     stranger = api.token(make_user(Role.REQUESTER))
 
-    assert_error(api.post(f"/requests/{request_id}/cancel", stranger), 403, "forbidden")
-    assert_error(api.post(f"/requests/{request_id}/dismiss", stranger), 403, "forbidden")
+    assert_error(api.post(f"/requests/{request_id}/cancel", stranger), 404, "not_found")
+    assert_error(api.post(f"/requests/{request_id}/dismiss", stranger), 404, "not_found")
     assert request_row(api.app, request_id)["state"] == "pending"
 
 
@@ -669,6 +677,38 @@ def accepted_visit(api, cast) -> int:
     return api.post(f"/requests/{request_id}/accept", cast.p).get_json()["visit_id"]
 
 
+def test_a_pending_request_has_no_decline_reason(api, cast):
+    assert "decline_reason" not in pending(api, cast)
+
+
+@pytest.mark.parametrize("started", [False, True])
+def test_no_second_request_while_a_session_with_the_provider_is_live(api, cast, started):
+    visit_id = accepted_visit(api, cast)
+    if started:  # the provider is in the meeting
+        with api.app.app_context():
+            enter_visit(db.session.get(User, cast.provider.id), visit_id, "provider-tab")
+        assert visit_rows(api.app, visit_id)["state"] == "in_call"
+
+    error = assert_error(ask(api, cast), 409, "conflict")
+
+    assert error["reason"] == "in_session"
+    assert "already have a session" in error["message"]
+
+
+def test_a_new_request_is_possible_once_the_session_ended(api, cast):
+    visit_id = accepted_visit(api, cast)
+    assert api.post(f"/visits/{visit_id}/end", cast.p).status_code == 200
+
+    assert ask(api, cast).status_code == 201
+
+
+def test_a_live_session_with_one_provider_does_not_block_another(api, cast, make_user):
+    accepted_visit(api, cast)
+    other = make_user(Role.PROVIDER, services=["General"], available=True)
+
+    assert ask(api, cast, provider_id=other.id).status_code == 201
+
+
 def test_host_ends_the_visit(api, cast):
     visit_id = accepted_visit(api, cast)
 
@@ -686,7 +726,7 @@ def test_only_the_host_can_end_a_visit(api, cast, make_user):
     other = api.token(make_user(Role.PROVIDER))
 
     assert_error(api.post(f"/visits/{visit_id}/end", cast.r), 403, "forbidden")
-    assert_error(api.post(f"/visits/{visit_id}/end", other), 403, "forbidden")
+    assert_error(api.post(f"/visits/{visit_id}/end", other), 404, "not_found")
     assert_error(api.post("/visits/424242/end", cast.p), 404, "not_found")
     assert visit_rows(api.app, visit_id)["state"] == "open"
 
@@ -719,3 +759,40 @@ def test_unknown_api_path_gets_404_json(api, cast):
 
 def test_wrong_method_gets_405_json(api, cast):
     assert_error(api.call("DELETE", "/providers", cast.r), 405, "method_not_allowed")
+
+
+# A bug on our side -----------------------------------------------------------------------
+
+
+def test_an_unexpected_error_is_a_plain_500_and_changes_nothing(api, cast, monkeypatch, caplog):
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("a bug with a secret in it")
+
+    monkeypatch.setattr("app.api.routes.list_providers", broken)
+
+    response = api.get("/providers", cast.r)
+
+    error = assert_error(response, 500, "server_error")
+    assert "secret" not in response.get_data(as_text=True)
+    assert error["message"] == "Something went wrong on our side. Please try again."
+    [logged] = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert logged.getMessage() == "unhandled error on GET /api/v1/providers"
+    assert logged.exc_info is not None  # the developers get the traceback, in the log only
+
+
+def test_an_unexpected_error_on_a_page_is_a_page_without_a_trace(
+    app, auth, client, make_user, monkeypatch
+):
+    auth.login(make_user(Role.PROVIDER))
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("a bug with a secret in it")
+
+    monkeypatch.setattr("app.clinic.routes.take_snapshot", broken)
+
+    response = client.get("/provider")
+
+    assert response.status_code == 500
+    assert "Something went wrong" in response.get_data(as_text=True)
+    assert "secret" not in response.get_data(as_text=True)
+    assert_no_trace(response)

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import re
-import time
 from types import SimpleNamespace
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from app.models import Role
-from tests.app.helpers import assert_no_trace
+from tests.app.helpers import assert_no_trace, sessions_of, set_last_seen
 
 
 def _final_path(response) -> str:
@@ -148,15 +147,11 @@ def test_logout_with_csrf_token_signs_the_user_out(client, auth, make_user):
     assert client.get("/provider").status_code == 302
 
 
-def _set_last_seen(client, seconds_ago: float) -> None:
-    with client.session_transaction() as session:
-        session["last_seen"] = time.time() - seconds_ago
-
-
 def test_idle_session_is_signed_out_on_its_next_request(app, client, auth, make_user):
-    auth.login(make_user(Role.PROVIDER))
+    provider = make_user(Role.PROVIDER)
+    auth.login(provider)
     idle = app.config["IDLE_LOGOUT"].total_seconds()
-    _set_last_seen(client, idle + 5)
+    set_last_seen(app, provider.id, idle + 5)
 
     response = client.get("/provider")
 
@@ -168,17 +163,19 @@ def test_idle_session_is_signed_out_on_its_next_request(app, client, auth, make_
     assert "signed out after a period of inactivity" in page
     assert "Please sign in to continue." not in page  # one message, the one that explains
     assert client.get("/provider").status_code == 302
+    assert [s["end_reason"] for s in sessions_of(app, provider.id)] == ["idle"]
 
 
 def test_activity_before_the_idle_limit_keeps_the_session_alive(app, client, auth, make_user):
-    auth.login(make_user(Role.PROVIDER))
+    provider = make_user(Role.PROVIDER)
+    auth.login(provider)
     idle = app.config["IDLE_LOGOUT"].total_seconds()
-    _set_last_seen(client, idle - 30)
+    set_last_seen(app, provider.id, idle - 30)
 
     assert client.get("/provider").status_code == 200
-    with client.session_transaction() as session:
-        assert time.time() - session["last_seen"] < 5  # the request counted as activity
-    _set_last_seen(client, idle - 30)
+    [session] = sessions_of(app, provider.id)
+    assert session["idle_seconds"] < 5  # the request counted as activity
+    set_last_seen(app, provider.id, idle - 30)
     assert client.get("/provider").status_code == 200
 
 

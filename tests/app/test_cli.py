@@ -81,7 +81,7 @@ def test_users_create_refuses_a_short_password_without_a_traceback(app, runner):
     result = runner.invoke(args=[*CREATE, "--role", "requester"], input="short\n")
 
     assert result.exit_code == 1
-    assert "error: password: Use at least 8 characters." in result.output
+    assert "error: password: Use at least 12 characters." in result.output
     assert "Traceback" not in result.output
     assert _user(app, "nurse@example.org") is None
 

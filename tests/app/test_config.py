@@ -156,13 +156,68 @@ def test_idle_logout_and_session_lifetime_come_from_idle_logout_minutes(tmp_path
     config = Config.from_env(_env(tmp_path, SECRET_KEY="k", IDLE_LOGOUT_MINUTES="5"))
 
     assert timedelta(minutes=5) == config.IDLE_LOGOUT
-    assert timedelta(minutes=5) == config.PERMANENT_SESSION_LIFETIME
+    # The server ends idle sessions; the cookie lasts longer so the page can say why.
+    assert timedelta(hours=12) == config.PERMANENT_SESSION_LIFETIME
 
 
-@pytest.mark.parametrize("name", ["IDLE_LOGOUT_MINUTES", "API_TOKEN_HOURS", "MAIL_PORT"])
+def test_idle_logout_may_be_a_fraction_of_a_minute(tmp_path):
+    config = Config.from_env(_env(tmp_path, SECRET_KEY="k", IDLE_LOGOUT_MINUTES="0.2"))
+
+    assert timedelta(seconds=12) == config.IDLE_LOGOUT
+
+
+@pytest.mark.parametrize(
+    "name", ["API_TOKEN_HOURS", "MAIL_PORT", "MAX_SOCKETS_PER_USER", "MAX_BODY_BYTES"]
+)
 def test_whole_number_settings_refuse_other_text(tmp_path, name):
     with pytest.raises(ConfigError, match=f"{name} must be a whole number"):
         Config.from_env(_env(tmp_path, SECRET_KEY="k", **{name: "ten"}))
+
+
+@pytest.mark.parametrize("name", ["IDLE_LOGOUT_MINUTES", "AUTHORITY_CHECK_SECONDS"])
+@pytest.mark.parametrize("raw", ["ten", "0", "-1"])
+def test_number_settings_refuse_other_text_and_nothing(tmp_path, name, raw):
+    with pytest.raises(ConfigError, match=f"{name} must be"):
+        Config.from_env(_env(tmp_path, SECRET_KEY="k", **{name: raw}))
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "SIGN_IN_ADDRESS_LIMIT",
+        "SIGN_IN_FAILURE_LIMIT",
+        "SIGN_IN_ACCOUNT_LIMIT",
+        "REQUEST_CREATION_LIMIT",
+        "SOCKET_EVENT_LIMIT",
+    ],
+)
+def test_rate_limits_refuse_what_is_not_a_rate(tmp_path, name):
+    with pytest.raises(ConfigError, match=f"{name} must be a rate"):
+        Config.from_env(_env(tmp_path, SECRET_KEY="k", **{name: "lots"}))
+
+
+def test_limits_and_their_storage_come_from_the_environment(tmp_path):
+    config = Config.from_env(
+        _env(
+            tmp_path,
+            SECRET_KEY="k",
+            REDIS_URL="redis://127.0.0.1:6379/0",
+            SIGN_IN_FAILURE_LIMIT="3/minute;6/hour",
+            MAX_BODY_BYTES="2048",
+            MAX_UPLOAD_BYTES="4096",
+            MAX_SOCKETS_PER_USER="3",
+        )
+    )
+
+    assert config.RATELIMIT_STORAGE_URI == "redis://127.0.0.1:6379/0"
+    assert config.SIGN_IN_FAILURE_LIMIT == "3/minute;6/hour"
+    assert config.MAX_CONTENT_LENGTH == 2048
+    assert config.MAX_UPLOAD_BYTES == 4096
+    assert config.MAX_SOCKETS_PER_USER == 3
+
+
+def test_limits_are_kept_in_memory_without_redis(tmp_path):
+    assert Config.from_env(_env(tmp_path, SECRET_KEY="k")).RATELIMIT_STORAGE_URI == "memory://"
 
 
 @pytest.mark.parametrize(("raw", "enabled"), [(None, True), ("0", False), ("false", False)])

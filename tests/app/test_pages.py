@@ -162,15 +162,21 @@ def test_visit_room_opens_for_its_participants(app, client, auth, api, pair, who
 
 
 @pytest.mark.parametrize("role", [Role.PROVIDER, Role.REQUESTER, Role.ADMIN])
-def test_visit_room_is_403_for_anyone_else(client, auth, api, pair, make_user, role):
+def test_visit_room_is_404_for_anyone_else(client, auth, api, pair, make_user, role):
     visit_id = _visit(api, pair)
     auth.login(make_user(role))
 
     response = client.get(f"/visits/{visit_id}")
 
-    assert response.status_code == 403
-    text = html.unescape(response.get_data(as_text=True))
-    assert "Only the session's participants can open its room." in text
+    # Not 403: to anyone else the visit does not exist, so ids cannot be probed.
+    assert response.status_code == 404
+    unknown = client.get("/visits/424242")
+    assert unknown.status_code == 404
+    # The same page, but for its CSRF token (signed with the time).
+    token = re.compile(r'name="csrf-token" content="[^"]+"')
+    assert token.sub("", response.get_data(as_text=True)) == token.sub(
+        "", unknown.get_data(as_text=True)
+    )
     assert_no_trace(response)
 
 

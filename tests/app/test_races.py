@@ -96,6 +96,8 @@ def test_accept_cancel_and_decline_racing_on_one_request_exactly_one_wins(app, a
             assert row["visit_id"] is None
         assert row["decline_note"] == ("Busy" if winner == "decline" else None)
         assert count_visits(app) == accepted  # a visit only when accept won, and only one
+        if winner == "accept":  # one live session per pair: end it before the next round
+            assert api.post(f"/visits/{row['visit_id']}/end", p_token).status_code == 200
 
         if winner == "decline":  # a declined request blocks the next one until dismissed
             assert api.post(f"/requests/{request_id}/dismiss", r_token).status_code == 200
@@ -157,3 +159,39 @@ def test_request_racing_the_provider_turning_unavailable_is_never_left_pending(a
     with app.app_context():
         assert db.session.get(User, provider.id).available is True
         db.session.rollback()
+
+
+def test_dismisses_racing_on_one_declined_request_exactly_one_wins(app, api, tokens, socket_client):
+    provider, requester, p_token, r_token = tokens
+    screen = socket_client(auth={"token": r_token})  # the requester's own dashboard
+    assert screen.is_connected()
+
+    for round_no in range(ROUNDS // 2):
+        created = api.post("/requests", r_token, json={"provider_id": provider.id})
+        assert created.status_code == 201, (round_no, created.get_json())
+        request_id = created.get_json()["id"]
+        declined = api.post(f"/requests/{request_id}/decline", p_token, json={"note": "Busy"})
+        assert declined.status_code == 200, (round_no, declined.get_json())
+        screen.get_received()
+
+        dismiss = ("dismiss", "POST", f"/requests/{request_id}/dismiss", r_token, None)
+        results = race(app, [dismiss] * 3)
+
+        statuses = sorted(status for _, status, _ in results)
+        assert statuses == [200, 409, 409], (round_no, results)
+        [(_, _, won)] = [r for r in results if r[1] == 200]
+        assert (won["id"], won["state"], won["dismissed"]) == (request_id, "declined", True)
+        for _, status, lost in results:
+            if status == 409:
+                assert lost["error"]["code"] == "conflict", (round_no, lost)
+                assert lost["error"]["state"] == "declined", (round_no, lost)
+                assert lost["error"]["request"]["id"] == request_id
+                assert lost["error"]["request"]["dismissed"] is True
+        assert request_row(app, request_id)["dismissed"] is True
+        updates = [
+            event["args"][0]
+            for event in screen.get_received()
+            if event["name"] == "request_updated" and event["args"][0]["id"] == request_id
+        ]
+        assert len(updates) == 1, (round_no, updates)
+        assert updates[0]["dismissed"] is True

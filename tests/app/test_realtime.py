@@ -3,7 +3,6 @@ resync, the waiting room and the signaling relay."""
 
 from __future__ import annotations
 
-import time
 from collections import defaultdict
 from types import SimpleNamespace
 
@@ -11,7 +10,7 @@ import pytest
 
 from app.extensions import socketio
 from app.models import Role
-from tests.app.helpers import presence_of, visit_rows
+from tests.app.helpers import presence_of, set_last_seen, visit_rows
 from tests.conftest import Auth
 
 VERSIONED = {"request_created", "request_updated", "availability_changed", "visit_updated"}
@@ -82,9 +81,9 @@ def test_connect_with_a_bad_token_is_refused(socket_client, auth):
 
 
 def test_connect_from_an_idle_session_is_refused(app, client, auth, make_user, socket_client):
-    auth.login(make_user(Role.PROVIDER))
-    with client.session_transaction() as session:
-        session["last_seen"] = time.time() - app.config["IDLE_LOGOUT"].total_seconds() - 5
+    provider = make_user(Role.PROVIDER)
+    auth.login(provider)
+    set_last_seen(app, provider.id, app.config["IDLE_LOGOUT"].total_seconds() + 5)
 
     assert not socket_client(flask_client=client).is_connected()
 
@@ -221,7 +220,8 @@ def test_every_event_carries_its_stream_and_versions_rise_by_exactly_one(clinic,
 
     # A busy stretch: every kind of event, several on one stream in one transaction.
     first = open_request(api, clinic)
-    api.post(f"/requests/{first}/accept", clinic.p)
+    visit_id = api.post(f"/requests/{first}/accept", clinic.p).get_json()["visit_id"]
+    api.post(f"/visits/{visit_id}/end", clinic.p)  # one live session per pair at a time
     second = open_request(api, clinic)
     api.post(f"/requests/{second}/decline", clinic.p, json={"note": "Later"})
     api.post(f"/requests/{second}/dismiss", clinic.r)
@@ -245,9 +245,9 @@ def test_every_event_carries_its_stream_and_versions_rise_by_exactly_one(clinic,
     for stream, versions in by_stream.items():
         begin = start[stream]["version"]
         assert versions == list(range(begin + 1, begin + 1 + len(versions))), stream
-    # created, accepted+visit, created, declined, created, cancelled, created, declined by
-    # unavailability+availability, availability
-    assert len(by_stream[f"provider:{clinic.provider.id}"]) == 11
+    # created, accepted+visit, visit ended, created, declined, created, cancelled, created,
+    # declined by unavailability+availability, availability
+    assert len(by_stream[f"provider:{clinic.provider.id}"]) == 12
 
 
 def test_reconnecting_client_gets_a_snapshot_at_the_latest_version(clinic, api):
@@ -309,14 +309,22 @@ def test_resync_refuses_streams_the_user_may_not_follow(clinic, make_user, strea
     assert sc.get_received() == []
 
 
-@pytest.mark.parametrize("data", [None, "provider:1", ["directory"], 7])
-def test_resync_with_malformed_data_is_refused(clinic, data):
+@pytest.mark.parametrize(
+    ("data", "code"),
+    [
+        (None, "forbidden"),  # no stream named: not one of the user's
+        ("provider:1", "invalid"),  # not an object
+        (["directory"], "invalid"),
+        (7, "invalid"),
+    ],
+)
+def test_resync_with_malformed_data_is_refused(clinic, data, code):
     sc = clinic.connect(clinic.provider)
     sc.get_received()
 
     ack = sc.emit("resync", data, callback=True)
 
-    assert "error" in ack
+    assert ack["error"]["code"] == code
     assert sc.get_received() == []
 
 
@@ -385,7 +393,7 @@ def test_non_participant_cannot_join_a_visit(app, clinic, api, make_user, role):
 
     ack = stranger.emit("join_visit", {"visit_id": visit_id}, callback=True)
 
-    assert ack["error"]["code"] == "forbidden"
+    assert ack["error"]["code"] == "not_found"  # to strangers the visit does not exist
     assert visit_rows(app, visit_id)["participants"] == [
         ("host", clinic.provider.id, "absent"),
         ("patient", clinic.requester.id, "absent"),
@@ -427,7 +435,7 @@ def test_ending_the_visit_tells_everyone_in_the_rooms(app, clinic, api):
     api.post(f"/visits/{visit_id}/end", clinic.p)
 
     events = named(patient)
-    assert ("visit_ended", {"visit_id": visit_id}) in events
+    assert ("visit_ended", {"visit_id": visit_id, "reason": "ended"}) in events
     assert presence_of(app, visit_id, clinic.requester.id) == "left"
 
 
@@ -597,12 +605,37 @@ def test_disconnecting_marks_the_patient_left_and_the_provider_dashboard_sees_it
     assert {"visit_id": call.visit_id, "sid": call.patient_sid} in received(call.host, "peer_left")
 
 
-def test_host_leaving_leaves_the_visit_going_for_the_patient(app, clinic, call):
+def test_host_leaving_moves_the_patient_back_to_the_waiting_room(app, clinic, call):
+    dashboard = clinic.connect(clinic.provider)
+    dashboard.get_received()
+    call.patient.get_received()
+
     call.host.emit("leave_visit", {"visit_id": call.visit_id}, callback=True)
 
+    # The visit goes on, but nobody sits in an empty call that says "In Meeting".
     assert presence_of(app, call.visit_id, clinic.provider.id) == "left"
-    assert presence_of(app, call.visit_id, clinic.requester.id) == "admitted"
+    assert presence_of(app, call.visit_id, clinic.requester.id) == "waiting"
     assert visit_rows(app, call.visit_id)["state"] == "in_call"
+    [summary] = received(dashboard, "visit_updated")
+    patient = next(p for p in summary["participants"] if p["role"] == "patient")
+    assert (patient["presence"], patient["status"]) == ("waiting", "In Waiting Room")
+    assert patient["waiting_since"] is not None  # the waiting clock runs again
+    moved = [
+        e["participant"]
+        for e in received(call.patient, "participant_updated")
+        if e["participant"]["user_id"] == clinic.requester.id
+    ]
+    assert [m["presence"] for m in moved] == ["waiting"]
+
+
+def test_host_coming_back_admits_the_patient_moved_back(app, clinic, call):
+    call.host.emit("leave_visit", {"visit_id": call.visit_id}, callback=True)
+    host_again = clinic.connect(clinic.provider)
+
+    ack = host_again.emit("join_visit", {"visit_id": call.visit_id}, callback=True)
+
+    assert ack["presence"] == "admitted"
+    assert presence_of(app, call.visit_id, clinic.requester.id) == "admitted"
 
 
 def test_a_stale_connection_closing_does_not_undo_a_newer_arrival(app, clinic, api):
@@ -630,5 +663,80 @@ def test_non_participant_cannot_leave_someone_elses_visit(app, clinic, call, mak
 
     ack = stranger.emit("leave_visit", {"visit_id": call.visit_id}, callback=True)
 
-    assert ack["error"]["code"] == "forbidden"
+    assert ack["error"]["code"] == "not_found"
     assert presence_of(app, call.visit_id, clinic.requester.id) == "admitted"
+
+
+# Mute and camera state -------------------------------------------------------------------
+
+
+def test_mute_and_camera_state_reaches_the_others_in_the_call(call):
+    ack = call.patient.emit(
+        "media_state", {"visit_id": call.visit_id, "audio": False, "video": True}, callback=True
+    )
+
+    assert ack == {"ok": True}
+    assert received(call.host, "media_state") == [
+        {"visit_id": call.visit_id, "sid": call.patient_sid, "audio": False, "video": True}
+    ]
+    assert received(call.patient, "media_state") == []  # not echoed to the sender
+
+
+def test_someone_waiting_cannot_announce_media_state_into_the_call(app, clinic, api, make_user):
+    visit_id = accepted_visit(api, clinic)
+    patient = clinic.connect(clinic.requester)
+    patient.emit("join_visit", {"visit_id": visit_id}, callback=True)  # waits for the host
+    stranger = clinic.connect(make_user(Role.REQUESTER))
+
+    body = {"visit_id": visit_id, "audio": True, "video": True}
+    assert patient.emit("media_state", body, callback=True)["error"]["code"] == "forbidden"
+    assert stranger.emit("media_state", body, callback=True)["error"]["code"] == "forbidden"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"audio": True, "video": True},
+        {"visit_id": 1, "audio": "yes", "video": True},
+        {"visit_id": 1, "audio": True},
+        {"visit_id": 2**40, "audio": True, "video": True},
+    ],
+)
+def test_malformed_media_state_is_refused(call, data):
+    ack = call.host.emit("media_state", data, callback=True)
+
+    assert ack["error"]["code"] == "invalid"
+    assert received(call.patient, "media_state") == []
+
+
+# Failures inside a handler ---------------------------------------------------------------
+
+
+def test_an_unexpected_failure_in_a_handler_is_an_error_ack_and_the_socket_lives_on(
+    clinic, monkeypatch, caplog
+):
+    sc = clinic.connect(clinic.provider)
+    sc.get_received()
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("app.realtime.handlers.take_snapshot", broken)
+    ack = sc.emit("resync", {"stream": "directory"}, callback=True)
+
+    assert ack == {
+        "error": {"code": "server_error", "message": "Something went wrong on our side."}
+    }
+    assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == [
+        "Socket.IO event resync failed"
+    ]
+    monkeypatch.undo()
+    assert sc.emit("resync", {"stream": "directory"}, callback=True) == {"ok": True}
+
+
+def test_leaving_twice_is_harmless(app, clinic, call):
+    first = call.patient.emit("leave_visit", {"visit_id": call.visit_id}, callback=True)
+    second = call.patient.emit("leave_visit", {"visit_id": call.visit_id}, callback=True)
+
+    assert first == second == {"ok": True}
+    assert presence_of(app, call.visit_id, clinic.requester.id) == "left"

@@ -13,7 +13,7 @@ from pathlib import Path
 import requests
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect
 
-from tests.server import DEMO, DEMO_PASSWORD, ROOT, LiveServer, server_database_url
+from tests.server import DEMO, DEMO_PASSWORD, ROOT, LiveServer, free_port, server_database_url
 
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -49,15 +49,22 @@ def launch_chromium(playwright: Playwright) -> Browser:
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
 
-def start_server(workdir: Path) -> LiveServer:
+def start_server(workdir: Path, extra_env: dict | None = None) -> LiveServer:
     """The real server on the suite's database (PostgreSQL when TEST_DATABASE_URL is set)
-    and Redis (when REDIS_URL is set), seeded with the demo clinic and a second station."""
+    and Redis (when REDIS_URL is set), seeded with the demo clinic and a second station.
+    Links in its messages start with its own address."""
+    port = free_port()
     server = LiveServer(
         workdir=workdir,
         database_url=server_database_url(),
         redis_url=os.environ.get("REDIS_URL"),
-        # Its own Redis channel: other tiers may be running on the same Redis right now.
-        extra_env={"SOCKETIO_CHANNEL": f"anteroom-browser-{os.getpid()}"},
+        port=port,
+        extra_env={
+            # Its own Redis channel: other tiers may be running on the same Redis right now.
+            "SOCKETIO_CHANNEL": f"anteroom-browser-{os.getpid()}",
+            "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+            **(extra_env or {}),
+        },
     )
     server.start()
     try:
@@ -187,6 +194,51 @@ class People:
 def wait_live(page: Page) -> None:
     """Wait until a dashboard's script runs and its live connection is up."""
     expect(page.locator("html")).to_have_attribute("data-live", "connected")
+
+
+AXE_SOURCE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+# Finished CSS transitions and arrival flashes: contrast is judged on what stays on screen.
+SETTLE_ANIMATIONS = """() => {
+  for (const animation of document.getAnimations()) {
+    if (animation.effect?.getComputedTiming().endTime !== Infinity) animation.finish();
+  }
+}"""
+
+
+def assert_accessible(page: Page, context_label: str) -> None:
+    """axe-core finds no WCAG 2.1 A/AA violation on the page as it is now.
+
+    axe is injected with `evaluate`, which a Content-Security-Policy does not block (a
+    script tag would be).
+    """
+    page.wait_for_load_state()
+    if not page.evaluate("typeof window.axe === 'object'"):
+        page.evaluate(AXE_SOURCE.read_text())
+    page.evaluate(SETTLE_ANIMATIONS)
+    violations = page.evaluate(
+        "(tags) => axe.run(document, { runOnly: { type: 'tag', values: tags } })"
+        "  .then((results) => results.violations)",
+        AXE_TAGS,
+    )
+    if violations:
+        lines = [f"{context_label} ({page.url}): {len(violations)} accessibility violation(s)"]
+        for violation in violations:
+            lines.append(f"- {violation['id']} [{violation['impact']}]: {violation['help']}")
+            for node in violation["nodes"]:
+                target = " >>> ".join(map(str, node["target"]))  # more than one: inside frames
+                summary = " ".join((node.get("failureSummary") or "").split())
+                lines.append(f"    {target}: {summary}")
+        raise AssertionError("\n".join(lines))
+
+
+def tab_to(page: Page, target, limit: int = 40) -> None:
+    """Press Tab until `target` has focus, as someone without a mouse would."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if target.evaluate("(el) => el === document.activeElement"):
+            return
+    raise AssertionError(f"Tab never reached {target}")
 
 
 def screenshot(page: Page, name: str, folder: Path = ARTIFACTS, **options) -> Path:

@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.support import screenshot
+from tests.browser.support import assert_accessible, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -16,6 +16,7 @@ def test_a_wrong_password_is_explained_next_to_the_field(people):
     page = people.new_page("visitor")
     page.goto("/provider")
     expect(page).to_have_url(re.compile(r"/auth/login"))
+    assert_accessible(page, "the sign-in page")
 
     page.get_by_label("Email").fill("okafor@example.org")
     page.get_by_label("Password").fill("not the password")
@@ -27,6 +28,7 @@ def test_a_wrong_password_is_explained_next_to_the_field(people):
     )
     expect(page.get_by_label("Email")).to_have_value("okafor@example.org")
     screenshot(page, "sign-in-wrong-password")
+    assert_accessible(page, "the sign-in page with an error")
 
     password.fill("anteroom-demo")
     page.get_by_role("button", name="Sign in").click()
@@ -45,3 +47,4 @@ def test_an_administrator_sees_who_takes_sessions(people, clinic):
     okafor = page.get_by_role("listitem").filter(has_text="Dr. Ada Okafor")
     expect(okafor).to_contain_text("Unavailable")
     screenshot(page, "admin-overview")
+    assert_accessible(page, "the admin's overview")

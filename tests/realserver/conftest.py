@@ -7,12 +7,11 @@ server of their own (other async modes, two instances on Redis) start it themsel
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.realserver.live import Account, Accounts, LiveClient, start_server
+from tests.realserver.live import Account, Accounts, LiveClient, disconnect_all, start_server
 from tests.server import LiveServer
 
 
@@ -44,9 +43,4 @@ def connect(request) -> Iterator[Callable[..., LiveClient]]:
         return client.connect()
 
     yield make
-    # Together: against the threading server each disconnect takes a few seconds.
-    closing = [threading.Thread(target=client.disconnect) for client in made]
-    for thread in closing:
-        thread.start()
-    for thread in closing:
-        thread.join()
+    disconnect_all(made)

@@ -11,12 +11,14 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
 import time
 from dataclasses import dataclass, field
 
+import requests
 import socketio
 
 from app.cli import DEMO_USERS
@@ -41,6 +43,9 @@ class LiveClient:
     token: str | None
     received: list[Received] = field(default_factory=list)
     refusal: object = None
+    # Sent with the handshake: a browser's Cookie (and User-Agent), see cookie_headers().
+    headers: dict = field(default_factory=dict)
+    disconnected_at: float | None = None  # time.monotonic() when the connection closed
     sio: socketio.Client = field(init=False)
 
     def __post_init__(self):
@@ -48,11 +53,18 @@ class LiveClient:
         self.sio = socketio.Client(reconnection=False)
         self.sio.on("*", self._record)
         self.sio.on("connect_error", self._refused)
+        self.sio.on("disconnect", self._closed)
 
     # Connection ----------------------------------------------------------------------------
     def connect(self) -> LiveClient:
         auth = {"token": self.token} if self.token is not None else None
-        self.sio.connect(self.url, auth=auth, transports=["websocket"], wait_timeout=WAIT)
+        self.sio.connect(
+            self.url,
+            headers=self.headers,
+            auth=auth,
+            transports=["websocket"],
+            wait_timeout=WAIT,
+        )
         return self
 
     def disconnect(self) -> None:
@@ -75,6 +87,11 @@ class LiveClient:
     def _refused(self, data=None) -> None:
         with self._changed:
             self.refusal = data
+            self._changed.notify_all()
+
+    def _closed(self, reason=None) -> None:
+        with self._changed:
+            self.disconnected_at = time.monotonic()
             self._changed.notify_all()
 
     # Waiting ---------------------------------------------------------------------------------
@@ -147,6 +164,20 @@ class LiveClient:
     def wait_refused(self) -> object:
         return self._wait_until(lambda: self.refusal, WAIT, "connect_error")
 
+    def wait_disconnected(self, timeout: float = WAIT) -> float:
+        """When (time.monotonic()) the server closed this connection, waiting for it."""
+        return self._wait_until(lambda: self.disconnected_at, timeout, "disconnect")
+
+
+def disconnect_all(clients: list[LiveClient]) -> None:
+    """Disconnect every client together: against the threading server each disconnect
+    takes a few seconds."""
+    closing = [threading.Thread(target=client.disconnect) for client in clients]
+    for thread in closing:
+        thread.start()
+    for thread in closing:
+        thread.join()
+
 
 # Accounts --------------------------------------------------------------------------------------
 @dataclass
@@ -166,7 +197,7 @@ class Account:
 _SEED = """
 import json, sys
 from app import create_app
-from app.services import users
+from app.services import tokens, users
 app = create_app()
 made = {}
 with app.app_context():
@@ -175,7 +206,7 @@ with app.app_context():
     users.hash_password = lambda _: hashed  # one argon2 run for the batch, not one each
     for email, name, role, services in specs:
         user = users.create_user(email, name, role, password, services)
-        token, _ = users.issue_token(user)
+        token, _ = tokens.issue_token(user)
         services = [{"id": s.id, "name": s.name} for s in user.services]
         made[email] = {"id": user.id, "token": token, "services": services}
 print(json.dumps(made))
@@ -253,6 +284,40 @@ def start_server(workdir, **options) -> LiveServer:
     except BaseException:
         server.stop()
         raise
+
+
+# Browsers -----------------------------------------------------------------------------------------
+def sign_in(server: LiveServer, email: str, password: str = PASSWORD) -> requests.Session:
+    """A browser's cookie session, signed in through the real form."""
+    http = requests.Session()
+    page = http.get(server.url + "/auth/login", timeout=WAIT)
+    response = http.post(
+        server.url + "/auth/login",
+        data={"email": email, "password": password, "csrf_token": csrf_token(page.text)},
+        timeout=WAIT,
+    )
+    assert response.ok and "/auth/login" not in response.url, response.status_code
+    return http
+
+
+def sign_out(server: LiveServer, http: requests.Session) -> None:
+    """Press "Sign out" on a page, as the browser would (the form carries the CSRF token)."""
+    page = http.get(server.url + "/", timeout=WAIT)
+    response = http.post(
+        server.url + "/auth/logout", data={"csrf_token": csrf_token(page.text)}, timeout=WAIT
+    )
+    assert response.ok and response.url.endswith("/auth/login"), response.status_code
+
+
+def csrf_token(page: str) -> str:
+    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+
+
+def cookie_headers(http: requests.Session) -> dict:
+    """What this browser sends with a request (or a Socket.IO handshake): its cookies and
+    its User-Agent. A copy outlives whatever later happens to the session."""
+    cookies = "; ".join(f"{c.name}={c.value}" for c in http.cookies)
+    return {"Cookie": cookies, "User-Agent": http.headers["User-Agent"]}
 
 
 # Steps every test needs ---------------------------------------------------------------------------

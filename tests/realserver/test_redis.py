@@ -1,17 +1,32 @@
 """Two web instances on one database, joined by Redis as their Socket.IO message queue.
 
 A station and a provider connected to different instances must not notice: every emit
-(to a stream, to a call room, to one connection) reaches them through Redis.
+(to a stream, to a call room, to one connection) reaches them through Redis. What one
+instance decides about a person (signed out, too many wrong passwords) holds on the other.
 """
 
 from __future__ import annotations
 
 import os
+import uuid
 
 import pytest
+import requests
 
-from tests.realserver.live import Accounts, ask, demo_account, set_available, start_server
-from tests.server import LiveServer
+from tests.realserver.live import (
+    PASSWORD,
+    WAIT,
+    Accounts,
+    LiveClient,
+    ask,
+    cookie_headers,
+    demo_account,
+    set_available,
+    sign_in,
+    sign_out,
+    start_server,
+)
+from tests.server import DEMO, DEMO_PASSWORD, LiveServer
 
 pytestmark = [
     pytest.mark.realserver,
@@ -22,15 +37,25 @@ pytestmark = [
 ]
 
 
+SWEEP_SECONDS = 2  # AUTHORITY_CHECK_SECONDS (the default)
+FAILURES_PER_MINUTE = 3  # SIGN_IN_FAILURE_LIMIT
+
+
 @pytest.fixture(scope="module")
 def instances(tmp_path_factory):
-    """Instance A migrates and seeds the database; B serves the same one."""
-    a = start_server(tmp_path_factory.mktemp("instance-a"))
+    """Instance A migrates and seeds the database; B serves the same one, both on a
+    Socket.IO channel of their own (so no other test run's messages reach them)."""
+    env = {
+        "SOCKETIO_CHANNEL": f"anteroom-redis-{os.getpid()}",
+        "SIGN_IN_FAILURE_LIMIT": f"{FAILURES_PER_MINUTE}/minute",
+    }
+    a = start_server(tmp_path_factory.mktemp("instance-a"), extra_env=env)
     b = LiveServer(
         workdir=tmp_path_factory.mktemp("instance-b"),
         database_url=a.env()["DATABASE_URL"],
         redis_url=os.environ["REDIS_URL"],
         prepare=False,
+        extra_env=env,
     )
     try:
         b.start()
@@ -86,28 +111,100 @@ def test_both_instances_number_a_stream_the_same_way(instances, connect):
         assert history[1][1]["id"] == request["id"]
 
 
-def test_deployments_sharing_one_redis_never_hear_each_other(instances, connect, tmp_path_factory):
+@pytest.fixture(scope="module")
+def other_clinic(tmp_path_factory):
+    """Another deployment on the same Redis: its own database and SOCKETIO_CHANNEL."""
+    other = start_server(
+        tmp_path_factory.mktemp("other-clinic"),
+        extra_env={
+            "SOCKETIO_CHANNEL": f"other-clinic-{os.getpid()}",
+            "SIGN_IN_FAILURE_LIMIT": f"{FAILURES_PER_MINUTE}/minute",
+        },
+    )
+    yield other
+    other.stop()
+
+
+def test_deployments_sharing_one_redis_never_hear_each_other(instances, other_clinic, connect):
     """Another clinic on the same Redis (its own database and SOCKETIO_CHANNEL) must not
     receive this clinic's events, though its provider ids and room names are the same."""
     a, _ = instances
-    other = start_server(
-        tmp_path_factory.mktemp("other-clinic"), extra_env={"SOCKETIO_CHANNEL": "other-clinic"}
-    )
+    other = other_clinic
+    here = demo_account(a, "lindqvist")
+    there = demo_account(other, "lindqvist")
+    assert here.id == there.id  # same room name, provider:<id>, on both deployments
+    requester = Accounts(a).requester()  # fresh: no earlier request to this provider
+    on_other = connect(there, other)
+    stream = f"provider:{there.id}"
+    start = on_other.snapshot(stream)["version"]
+
+    set_available(a, here, True)
+    ask(a, requester, here)
+    set_available(other, there, True)  # a sentinel on the other deployment's own stream
+
+    history = on_other.history(stream, since=start, until=start + 1)
+    assert [event for event, _ in history] == ["availability_changed"]
+    assert on_other.events("request_created") == []
+
+
+def test_signing_out_on_one_instance_closes_the_browsers_socket_on_the_other(instances):
+    a, b = instances
+    browser = sign_in(a, DEMO["scheduler"], DEMO_PASSWORD)
+    page = LiveClient(b.url, None, headers=cookie_headers(browser))
     try:
-        here = demo_account(a, "lindqvist")
-        there = demo_account(other, "lindqvist")
-        assert here.id == there.id  # same room name, provider:<id>, on both deployments
-        requester = Accounts(a).requester()  # fresh: no earlier request to this provider
-        on_other = connect(there, other)
-        stream = f"provider:{there.id}"
-        start = on_other.snapshot(stream)["version"]
+        page.connect().snapshot("directory")
 
-        set_available(a, here, True)
-        ask(a, requester, here)
-        set_available(other, there, True)  # a sentinel on the other deployment's own stream
+        sign_out(a, browser)
 
-        history = on_other.history(stream, since=start, until=start + 1)
-        assert [event for event, _ in history] == ["availability_changed"]
-        assert on_other.events("request_created") == []
+        # B's sweep closes it (A can only close its own sockets); the page heard why first,
+        # through the queue (the sweep's own notice may follow it).
+        page.wait_disconnected(timeout=SWEEP_SECONDS + 5)
+        assert page.events("signed_out")[0] == {"reason": "signed_out"}
     finally:
-        other.stop()
+        page.disconnect()
+
+
+def ask_token(server: LiveServer, email: str, password: str) -> requests.Response:
+    body = {"email": email, "password": password}
+    return requests.post(server.url + "/api/v1/tokens", json=body, timeout=WAIT)
+
+
+def fail_sign_in(server: LiveServer, email: str) -> None:
+    """Enough wrong passwords for this account from this address to lock it."""
+    for _ in range(FAILURES_PER_MINUTE):
+        wrong = ask_token(server, email, "not-the-password")
+        assert wrong.status_code == 401, wrong.text
+
+
+def fresh_email() -> str:
+    # Sign-in counts outlive a test run by a minute: a new account never meets old ones.
+    return f"lock-{uuid.uuid4().hex[:12]}@example.org"
+
+
+def test_wrong_passwords_on_one_instance_lock_the_account_on_the_other(instances):
+    a, b = instances
+    email = fresh_email()
+    a.flask(
+        "users", "create", "--email", email, "--name", "Harbour Desk", "--role", "requester",
+        stdin=PASSWORD + "\n",
+    )  # fmt: skip
+    fail_sign_in(a, email)
+
+    locked = ask_token(b, email, PASSWORD)  # even the right password waits
+
+    assert locked.status_code == 429, locked.text
+    assert locked.json()["error"]["code"] == "too_many_requests"
+    assert int(locked.headers["Retry-After"]) > 0
+    assert ask_token(b, DEMO["scheduler"], DEMO_PASSWORD).status_code == 201  # nobody else
+
+
+def test_wrong_passwords_at_another_clinic_on_the_same_redis_lock_nothing_here(
+    instances, other_clinic
+):
+    a, _ = instances
+    email = fresh_email()  # the same address at both clinics, an account at neither
+    fail_sign_in(other_clinic, email)
+
+    here = ask_token(a, email, "not-the-password")
+
+    assert here.status_code == 401, here.text  # a wrong password here, not a lock

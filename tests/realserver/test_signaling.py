@@ -108,7 +108,7 @@ def test_someone_outside_the_visit_can_neither_join_nor_signal_into_it(server, c
     to_host = signal(outsider, call.visit_id, call.host.sid, OFFER)
     to_patient = signal(outsider, call.visit_id, call.patient.sid, CANDIDATE)
 
-    assert joined["error"]["code"] == "forbidden"
+    assert joined["error"]["code"] == "not_found"  # to outsiders the visit does not exist
     assert to_host["error"]["code"] == to_patient["error"]["code"] == "forbidden"
     # A refused relay emits nothing; a later real signal arrives alone.
     assert signal(call.patient, call.visit_id, call.host.sid, ANSWER) == {"ok": True}

@@ -29,11 +29,13 @@ def test_connection_without_a_valid_token_is_refused(server, token):
 def test_a_valid_token_connects_to_exactly_the_users_own_streams(server, accounts, connect):
     provider, requester = accounts.provider(), accounts.requester()
     scheduler = server.token("scheduler")
+    # The demo scheduler works in the demo clinic, and so follows its schedule too.
+    [clinic] = server.api("GET", "/clinics", scheduler).json()
 
     expected = [
         (provider, {f"provider:{provider.id}", "directory"}),
         (requester, {f"requester:{requester.id}", "directory"}),
-        (scheduler, {"directory"}),
+        (scheduler, {"directory", f"clinic:{clinic['id']}"}),
     ]
     for who, streams in expected:
         client = connect(who)

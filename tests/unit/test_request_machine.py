@@ -7,6 +7,7 @@ import pytest
 
 from clinicqueue import (
     UNAVAILABLE_NOTE,
+    DeclineReason,
     InvalidTransition,
     RequestAction,
     RequestBlocked,
@@ -18,32 +19,59 @@ from clinicqueue.events import RequestChanged, RequestOpened
 from clinicqueue.request import TRANSITIONS, OpenRequest, can_dismiss
 
 NOW = datetime(2025, 3, 4, 9, 30, tzinfo=UTC)
+S, A = RequestState, RequestAction  # short, so each move below fits on one line
 
 # The design's table, written out independently of the code's: only a pending request moves.
-ALLOWED = {
-    (RequestState.PENDING, RequestAction.ACCEPT): RequestState.ACCEPTED,
-    (RequestState.PENDING, RequestAction.DECLINE): RequestState.DECLINED,
-    (RequestState.PENDING, RequestAction.CANCEL): RequestState.CANCELLED,
-    (RequestState.PENDING, RequestAction.EXPIRE): RequestState.EXPIRED,
-}
-EVERY_MOVE = list(product(RequestState, RequestAction))
-FORBIDDEN = [move for move in EVERY_MOVE if move not in ALLOWED]
+ALLOWED = [
+    pytest.param(S.PENDING, A.ACCEPT, S.ACCEPTED, id="accept a pending request"),
+    pytest.param(S.PENDING, A.DECLINE, S.DECLINED, id="decline a pending request"),
+    pytest.param(S.PENDING, A.CANCEL, S.CANCELLED, id="cancel a pending request"),
+    pytest.param(S.PENDING, A.EXPIRE, S.EXPIRED, id="expire a pending request"),
+]
+# Every other move, named one by one: a finished request never moves again.
+FORBIDDEN = [
+    pytest.param(S.ACCEPTED, A.ACCEPT, id="accept an accepted request again"),
+    pytest.param(S.ACCEPTED, A.DECLINE, id="decline an accepted request"),
+    pytest.param(S.ACCEPTED, A.CANCEL, id="cancel an accepted request"),
+    pytest.param(S.ACCEPTED, A.EXPIRE, id="expire an accepted request"),
+    pytest.param(S.DECLINED, A.ACCEPT, id="accept a declined request"),
+    pytest.param(S.DECLINED, A.DECLINE, id="decline a declined request again"),
+    pytest.param(S.DECLINED, A.CANCEL, id="cancel a declined request"),
+    pytest.param(S.DECLINED, A.EXPIRE, id="expire a declined request"),
+    pytest.param(S.CANCELLED, A.ACCEPT, id="accept a cancelled request"),
+    pytest.param(S.CANCELLED, A.DECLINE, id="decline a cancelled request"),
+    pytest.param(S.CANCELLED, A.CANCEL, id="cancel a cancelled request again"),
+    pytest.param(S.CANCELLED, A.EXPIRE, id="expire a cancelled request"),
+    pytest.param(S.EXPIRED, A.ACCEPT, id="accept an expired request"),
+    pytest.param(S.EXPIRED, A.DECLINE, id="decline an expired request"),
+    pytest.param(S.EXPIRED, A.CANCEL, id="cancel an expired request"),
+    pytest.param(S.EXPIRED, A.EXPIRE, id="expire an expired request again"),
+]
 
 
 def test_transition_table_is_exactly_the_designed_one():
-    assert TRANSITIONS == ALLOWED
+    designed = {(state, action): new for state, action, new in (p.values for p in ALLOWED)}
+
+    assert designed == TRANSITIONS
 
 
-@pytest.mark.parametrize(("state", "action"), list(ALLOWED), ids=lambda v: str(v))
-def test_pending_request_moves_on_every_allowed_action(state, action):
+def test_every_state_and_action_pair_is_named_allowed_or_forbidden_exactly_once():
+    named = [p.values[:2] for p in ALLOWED + FORBIDDEN]
+
+    assert len(named) == len(set(named))
+    assert set(named) == set(product(RequestState, RequestAction))
+
+
+@pytest.mark.parametrize(("state", "action", "new"), ALLOWED)
+def test_pending_request_moves_on_every_allowed_action(state, action, new):
     outcome = transition_request(state, action, NOW)
 
-    assert outcome.state == ALLOWED[(state, action)]
-    assert outcome.events == (RequestChanged(state.value, outcome.state.value, NOW),)
+    assert outcome.state == new
+    assert outcome.events == (RequestChanged(state.value, new.value, NOW),)
 
 
-@pytest.mark.parametrize(("state", "action"), FORBIDDEN, ids=lambda v: str(v))
-def test_every_other_move_raises_invalid_transition(state, action):
+@pytest.mark.parametrize(("state", "action"), FORBIDDEN)
+def test_forbidden_move_raises_invalid_transition(state, action):
     with pytest.raises(InvalidTransition) as raised:
         transition_request(state, action, NOW)
 
@@ -51,10 +79,6 @@ def test_every_other_move_raises_invalid_transition(state, action):
     assert raised.value.state == state.value
     assert raised.value.action == action.value
     assert str(raised.value) == f"cannot {action.value} a request that is {state.value}"
-
-
-def test_every_state_and_action_pair_is_either_allowed_or_forbidden():
-    assert len(ALLOWED) + len(FORBIDDEN) == len(RequestState) * len(RequestAction)
 
 
 def test_transition_accepts_the_state_as_stored_text():
@@ -78,6 +102,7 @@ def test_request_to_an_available_provider_starts_pending():
     outcome = decide_new_request(True, [], NOW)
 
     assert outcome.state == RequestState.PENDING
+    assert outcome.decline_reason is None
     assert outcome.events == (RequestOpened("pending", NOW),)
 
 
@@ -85,7 +110,28 @@ def test_request_to_an_unavailable_provider_is_declined_at_once():
     outcome = decide_new_request(False, [], NOW)
 
     assert outcome.state == RequestState.DECLINED
+    # The requester reads "not available right now", not "declined your request".
+    assert outcome.decline_reason == DeclineReason.UNAVAILABLE
     assert outcome.events == (RequestOpened("declined", NOW),)
+
+
+@pytest.mark.parametrize("available", [True, False])
+def test_a_live_session_with_the_provider_blocks_a_new_request(available):
+    with pytest.raises(RequestBlocked) as blocked:
+        decide_new_request(available, [], NOW, live_session=True)
+
+    assert blocked.value.reason == "in_session"
+    assert "already have a session" in str(blocked.value)
+
+
+def test_a_live_session_blocks_even_when_earlier_requests_are_all_finished():
+    earlier = [
+        OpenRequest(RequestState.ACCEPTED, False),
+        OpenRequest(RequestState.CANCELLED, False),
+    ]
+
+    with pytest.raises(RequestBlocked, match="already have a session"):
+        decide_new_request(True, earlier, NOW, live_session=True)
 
 
 def test_unavailable_note_is_a_readable_sentence():

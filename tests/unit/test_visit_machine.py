@@ -12,6 +12,7 @@ from clinicqueue import (
     VisitAction,
     VisitState,
     arrival_presence,
+    host_departure,
     participant_status,
     transition_presence,
     transition_visit,
@@ -21,30 +22,82 @@ from clinicqueue.visit import LIVE_VISIT_STATES, PRESENCE_TRANSITIONS, VISIT_TRA
 
 NOW = datetime(2025, 3, 4, 9, 30, tzinfo=UTC)
 
-# The design's tables, written out independently of the code's.
-VISIT_ALLOWED = {
-    (VisitState.SCHEDULED, VisitAction.OPEN): VisitState.OPEN,
-    (VisitState.SCHEDULED, VisitAction.CANCEL): VisitState.CANCELLED,
-    (VisitState.SCHEDULED, VisitAction.COMPLETE): VisitState.COMPLETED,
-    (VisitState.OPEN, VisitAction.START_CALL): VisitState.IN_CALL,
-    (VisitState.OPEN, VisitAction.END): VisitState.ENDED,
-    (VisitState.OPEN, VisitAction.CANCEL): VisitState.CANCELLED,
-    (VisitState.OPEN, VisitAction.COMPLETE): VisitState.COMPLETED,
-    (VisitState.IN_CALL, VisitAction.END): VisitState.ENDED,
-}
-VISIT_FORBIDDEN = [m for m in product(VisitState, VisitAction) if m not in VISIT_ALLOWED]
+# The design's tables, written out independently of the code's, every move named.
+V, VA = VisitState, VisitAction  # short, so each move below fits on one line
+VISIT_ALLOWED = [
+    pytest.param(V.SCHEDULED, VA.OPEN, V.OPEN, id="open a scheduled visit"),
+    pytest.param(V.SCHEDULED, VA.CANCEL, V.CANCELLED, id="cancel a scheduled visit"),
+    pytest.param(V.SCHEDULED, VA.COMPLETE, V.COMPLETED, id="complete a scheduled visit"),
+    pytest.param(V.OPEN, VA.START_CALL, V.IN_CALL, id="start the call of an open visit"),
+    pytest.param(V.OPEN, VA.END, V.ENDED, id="end an open visit"),
+    pytest.param(V.OPEN, VA.CANCEL, V.CANCELLED, id="cancel an open visit"),
+    pytest.param(V.OPEN, VA.COMPLETE, V.COMPLETED, id="complete an open visit"),
+    pytest.param(V.IN_CALL, VA.END, V.ENDED, id="end a visit in its call"),
+]
+VISIT_FORBIDDEN = [
+    pytest.param(V.SCHEDULED, VA.START_CALL, id="start a call before the visit opens"),
+    pytest.param(V.SCHEDULED, VA.END, id="end a visit that never opened"),
+    pytest.param(V.OPEN, VA.OPEN, id="open an open visit again"),
+    pytest.param(V.IN_CALL, VA.OPEN, id="open a visit in its call"),
+    pytest.param(V.IN_CALL, VA.START_CALL, id="start a call already going"),
+    pytest.param(V.IN_CALL, VA.CANCEL, id="cancel a visit in its call"),
+    pytest.param(V.IN_CALL, VA.COMPLETE, id="complete a visit in its call without ending it"),
+    pytest.param(V.ENDED, VA.OPEN, id="reopen an ended visit"),
+    pytest.param(V.ENDED, VA.START_CALL, id="start a call in an ended visit"),
+    pytest.param(V.ENDED, VA.END, id="end an ended visit again"),
+    pytest.param(V.ENDED, VA.CANCEL, id="cancel an ended visit"),
+    pytest.param(V.ENDED, VA.COMPLETE, id="complete an ended visit"),
+    pytest.param(V.CANCELLED, VA.OPEN, id="open a cancelled visit"),
+    pytest.param(V.CANCELLED, VA.START_CALL, id="start a call in a cancelled visit"),
+    pytest.param(V.CANCELLED, VA.END, id="end a cancelled visit"),
+    pytest.param(V.CANCELLED, VA.CANCEL, id="cancel a cancelled visit again"),
+    pytest.param(V.CANCELLED, VA.COMPLETE, id="complete a cancelled visit"),
+    pytest.param(V.COMPLETED, VA.OPEN, id="reopen a completed visit"),
+    pytest.param(V.COMPLETED, VA.START_CALL, id="start a call in a completed visit"),
+    pytest.param(V.COMPLETED, VA.END, id="end a completed visit"),
+    pytest.param(V.COMPLETED, VA.CANCEL, id="cancel a completed visit"),
+    pytest.param(V.COMPLETED, VA.COMPLETE, id="complete a completed visit again"),
+]
 
-PRESENCE_ALLOWED = {
-    (Presence.ABSENT, PresenceAction.ARRIVE): Presence.WAITING,
-    (Presence.LEFT, PresenceAction.ARRIVE): Presence.WAITING,
-    (Presence.WAITING, PresenceAction.ADMIT): Presence.ADMITTED,
-    (Presence.ADMITTED, PresenceAction.MOVE_BACK): Presence.WAITING,
-    (Presence.WAITING, PresenceAction.LEAVE): Presence.LEFT,
-    (Presence.ADMITTED, PresenceAction.LEAVE): Presence.LEFT,
-    (Presence.WAITING, PresenceAction.REMOVE): Presence.REMOVED,
-    (Presence.ADMITTED, PresenceAction.REMOVE): Presence.REMOVED,
-}
-PRESENCE_FORBIDDEN = [m for m in product(Presence, PresenceAction) if m not in PRESENCE_ALLOWED]
+P, PA = Presence, PresenceAction
+PRESENCE_ALLOWED = [
+    pytest.param(P.ABSENT, PA.ARRIVE, P.WAITING, id="someone absent arrives to wait"),
+    pytest.param(P.LEFT, PA.ARRIVE, P.WAITING, id="someone who left comes back to wait"),
+    pytest.param(P.WAITING, PA.ADMIT, P.ADMITTED, id="admit someone waiting"),
+    pytest.param(P.ADMITTED, PA.MOVE_BACK, P.WAITING, id="move someone admitted back"),
+    pytest.param(P.WAITING, PA.LEAVE, P.LEFT, id="someone waiting leaves"),
+    pytest.param(P.ADMITTED, PA.LEAVE, P.LEFT, id="someone admitted leaves"),
+    pytest.param(P.WAITING, PA.REMOVE, P.REMOVED, id="remove someone waiting"),
+    pytest.param(P.ADMITTED, PA.REMOVE, P.REMOVED, id="remove someone admitted"),
+]
+PRESENCE_FORBIDDEN = [
+    pytest.param(P.ABSENT, PA.ADMIT, id="admit someone who never arrived"),
+    pytest.param(P.ABSENT, PA.MOVE_BACK, id="move back someone who never arrived"),
+    pytest.param(P.ABSENT, PA.LEAVE, id="someone who never arrived leaves"),
+    pytest.param(P.ABSENT, PA.REMOVE, id="remove someone who never arrived"),
+    pytest.param(P.WAITING, PA.ARRIVE, id="someone waiting arrives again"),
+    pytest.param(P.WAITING, PA.MOVE_BACK, id="move back someone still waiting"),
+    pytest.param(P.ADMITTED, PA.ARRIVE, id="someone admitted arrives again"),
+    pytest.param(P.ADMITTED, PA.ADMIT, id="admit someone already admitted"),
+    pytest.param(P.LEFT, PA.ADMIT, id="admit someone who left"),
+    pytest.param(P.LEFT, PA.MOVE_BACK, id="move back someone who left"),
+    pytest.param(P.LEFT, PA.LEAVE, id="someone who left leaves again"),
+    pytest.param(P.LEFT, PA.REMOVE, id="remove someone who left"),
+    pytest.param(P.REMOVED, PA.ARRIVE, id="someone removed arrives again"),
+    pytest.param(P.REMOVED, PA.ADMIT, id="admit someone removed"),
+    pytest.param(P.REMOVED, PA.MOVE_BACK, id="move back someone removed"),
+    pytest.param(P.REMOVED, PA.LEAVE, id="someone removed leaves"),
+    pytest.param(P.REMOVED, PA.REMOVE, id="remove someone removed again"),
+]
+
+
+def table(allowed) -> dict:
+    return {(state, action): new for state, action, new in (p.values for p in allowed)}
+
+
+def named_moves(allowed, forbidden) -> list[tuple]:
+    return [p.values[:2] for p in allowed + forbidden]
+
 
 ENTERABLE = [VisitState.OPEN, VisitState.IN_CALL]
 NOT_ENTERABLE = [s for s in VisitState if s not in ENTERABLE]
@@ -54,19 +107,26 @@ NOT_ENTERABLE = [s for s in VisitState if s not in ENTERABLE]
 
 
 def test_visit_transition_table_is_exactly_the_designed_one():
-    assert VISIT_TRANSITIONS == VISIT_ALLOWED
+    assert table(VISIT_ALLOWED) == VISIT_TRANSITIONS
 
 
-@pytest.mark.parametrize(("state", "action"), list(VISIT_ALLOWED), ids=str)
-def test_visit_moves_on_every_allowed_action(state, action):
+def test_every_visit_state_and_action_pair_is_named_allowed_or_forbidden_exactly_once():
+    named = named_moves(VISIT_ALLOWED, VISIT_FORBIDDEN)
+
+    assert len(named) == len(set(named))
+    assert set(named) == set(product(VisitState, VisitAction))
+
+
+@pytest.mark.parametrize(("state", "action", "new"), VISIT_ALLOWED)
+def test_visit_moves_on_every_allowed_action(state, action, new):
     outcome = transition_visit(state, action, NOW)
 
-    assert outcome.state == VISIT_ALLOWED[(state, action)]
-    assert outcome.events == (VisitChanged(state.value, outcome.state.value, NOW),)
+    assert outcome.state == new
+    assert outcome.events == (VisitChanged(state.value, new.value, NOW),)
 
 
-@pytest.mark.parametrize(("state", "action"), VISIT_FORBIDDEN, ids=str)
-def test_every_other_visit_move_raises_invalid_transition(state, action):
+@pytest.mark.parametrize(("state", "action"), VISIT_FORBIDDEN)
+def test_forbidden_visit_move_raises_invalid_transition(state, action):
     with pytest.raises(InvalidTransition) as raised:
         transition_visit(state, action, NOW)
 
@@ -98,19 +158,26 @@ def test_visit_transition_accepts_the_state_as_stored_text():
 
 
 def test_presence_transition_table_is_exactly_the_designed_one():
-    assert PRESENCE_TRANSITIONS == PRESENCE_ALLOWED
+    assert table(PRESENCE_ALLOWED) == PRESENCE_TRANSITIONS
 
 
-@pytest.mark.parametrize(("presence", "action"), list(PRESENCE_ALLOWED), ids=str)
-def test_presence_moves_on_every_allowed_action(presence, action):
+def test_every_presence_and_action_pair_is_named_allowed_or_forbidden_exactly_once():
+    named = named_moves(PRESENCE_ALLOWED, PRESENCE_FORBIDDEN)
+
+    assert len(named) == len(set(named))
+    assert set(named) == set(product(Presence, PresenceAction))
+
+
+@pytest.mark.parametrize(("presence", "action", "new"), PRESENCE_ALLOWED)
+def test_presence_moves_on_every_allowed_action(presence, action, new):
     outcome = transition_presence(presence, action, NOW)
 
-    assert outcome.presence == PRESENCE_ALLOWED[(presence, action)]
-    assert outcome.events == (PresenceChanged(presence.value, outcome.presence.value, NOW),)
+    assert outcome.presence == new
+    assert outcome.events == (PresenceChanged(presence.value, new.value, NOW),)
 
 
-@pytest.mark.parametrize(("presence", "action"), PRESENCE_FORBIDDEN, ids=str)
-def test_every_other_presence_move_raises_invalid_transition(presence, action):
+@pytest.mark.parametrize(("presence", "action"), PRESENCE_FORBIDDEN)
+def test_forbidden_presence_move_raises_invalid_transition(presence, action):
     with pytest.raises(InvalidTransition) as raised:
         transition_presence(presence, action, NOW)
 
@@ -220,3 +287,31 @@ def test_provider_reads_a_status_label_for_every_presence(presence, label):
 
 def test_every_presence_has_a_status_label():
     assert all(participant_status(p) for p in Presence)
+
+
+# The host leaves ------------------------------------------------------------------------
+
+
+def test_when_the_host_leaves_everyone_admitted_goes_back_to_the_waiting_room():
+    moved = host_departure({1: Presence.ADMITTED, 2: "admitted"}, NOW)
+
+    assert {pid: outcome.presence for pid, outcome in moved.items()} == {
+        1: Presence.WAITING,
+        2: Presence.WAITING,
+    }
+    assert moved[1].events == (PresenceChanged("admitted", "waiting", NOW),)
+
+
+@pytest.mark.parametrize(
+    "presence", [Presence.ABSENT, Presence.WAITING, Presence.LEFT, Presence.REMOVED]
+)
+def test_when_the_host_leaves_nobody_else_moves(presence):
+    assert host_departure({7: presence}, NOW) == {}
+
+
+def test_a_patient_moved_back_is_admitted_again_when_the_host_returns():
+    [back] = host_departure({3: Presence.ADMITTED}, NOW).values()
+
+    again = arrival_presence(back.presence, VisitState.IN_CALL, True, NOW)
+
+    assert again.presence == Presence.ADMITTED

@@ -40,67 +40,131 @@ export function showError(element, message) {
  * Follow the user's live streams. Each stream's snapshot replaces the page's state; each
  * event after it carries the next version. A gap means something was missed, so we ask
  * for a fresh snapshot instead of trusting the page.
+ *
+ * `streams` (optional): the only streams this page follows; others are ignored.
+ * `reload(snapshot)` (optional): for a page that shows something a snapshot does not carry
+ * (the clinic schedule of another day). Return null to take the snapshot, or a promise of
+ * the page's own reading `{stream, version, data}`, made after the snapshot (from the API,
+ * which reads the version first). The stream's events wait meanwhile, then go through the
+ * same version checks, so the reading is never overwritten by older news or left behind.
  */
-export function connectLive({ events, onSnapshot, onEvent }) {
+export function connectLive({ events, onSnapshot, onEvent, streams = null, reload = null }) {
   const versions = new Map();
+  const held = new Map(); // stream → its events that arrived while the page was reloading it
+  const follows = (stream) => !streams || streams.includes(stream);
+  const socket = io({ transports: ["websocket", "polling"] });
   const initial = JSON.parse(document.getElementById("snapshots")?.textContent || "[]");
   for (const snapshot of initial) applySnapshot(snapshot);
 
-  const socket = io({ transports: ["websocket", "polling"] });
   const banner = document.getElementById("connection");
   let everConnected = false;
 
   function applySnapshot(snapshot) {
+    if (!follows(snapshot.stream)) return;
     const known = versions.get(snapshot.stream);
     if (known !== undefined && snapshot.version < known) return;
     versions.set(snapshot.stream, snapshot.version);
+    const reading = reload?.(snapshot);
+    if (reading) return reloadStream(snapshot.stream, reading);
+    held.delete(snapshot.stream);
     onSnapshot(snapshot.stream, snapshot.data);
   }
 
-  socket.on("snapshot", applySnapshot);
-  for (const name of events) {
-    socket.on(name, (payload) => {
-      const known = versions.get(payload.stream) ?? 0;
-      if (payload.version <= known) return;
-      if (payload.version > known + 1) socket.emit("resync", { stream: payload.stream });
-      versions.set(payload.stream, payload.version);
-      onEvent(name, payload);
-    });
+  async function reloadStream(stream, reading) {
+    const waiting = [];
+    held.set(stream, waiting);
+    let own = null;
+    try { own = await reading; } catch { own = null; }
+    if (held.get(stream) !== waiting) return; // a newer snapshot took over
+    held.delete(stream);
+    if (!own || own.version < versions.get(stream)) {
+      // Could not read it (or read something older): ask again in a moment.
+      setTimeout(() => socket.emit("resync", { stream }), 2000);
+      return;
+    }
+    versions.set(stream, own.version);
+    onSnapshot(stream, own.data);
+    for (const [name, payload] of waiting) deliver(name, payload);
   }
+
+  function deliver(name, payload) {
+    if (!follows(payload.stream)) return;
+    const waiting = held.get(payload.stream);
+    if (waiting) return void waiting.push([name, payload]);
+    const known = versions.get(payload.stream) ?? 0;
+    if (payload.version <= known) return;
+    if (payload.version > known + 1) socket.emit("resync", { stream: payload.stream });
+    versions.set(payload.stream, payload.version);
+    onEvent(name, payload);
+  }
+
+  socket.on("snapshot", applySnapshot);
+  for (const name of events) socket.on(name, (payload) => deliver(name, payload));
   socket.on("connect", () => {
     banner.hidden = true;
     everConnected = true;
     // Tells tests (and any style that cares) that the page is following live updates.
     document.documentElement.dataset.live = "connected";
   });
-  socket.on("disconnect", () => {
+  socket.on("disconnect", (reason) => {
+    // Closed by the server (its session ended, or too many windows): socket.io does not
+    // retry by itself; one try finds out why (and goes to sign-in if it must).
+    if (reason === "io server disconnect") setTimeout(() => socket.connect(), 1000);
     document.documentElement.dataset.live = "reconnecting";
     banner.textContent = "Connection lost. Reconnecting…";
     banner.hidden = false;
   });
   socket.on("connect_error", (error) => {
     if (error?.message === "unauthorized") window.location.assign("/auth/login");
+    if (error?.message === "too_many_connections") {
+      banner.textContent = "Anteroom is open in too many windows. Close one, and this one reconnects.";
+      banner.hidden = false;
+      return;
+    }
     if (everConnected || error) {
       banner.textContent = "Cannot reach Anteroom. Retrying…";
       banner.hidden = false;
     }
   });
-  watchIdle();
+  followSignOut(socket);
+  watchIdle(socket);
   return socket;
 }
 
-/** After the configured idle time with no keyboard or pointer use, go to sign-in. */
-export function watchIdle() {
+/** The session ended elsewhere (signed out in another tab, deactivated): go to sign-in. */
+export function followSignOut(socket) {
+  socket.on("signed_out", () => {
+    socket.disconnect();
+    window.location.assign("/auth/login");
+  });
+}
+
+/**
+ * The idle logout is the server's: a session with no activity for the idle time ends. While
+ * the person uses the page (keys, pointer, wheel, touch), tell the server now and then, so
+ * reading a dashboard without clicking anything counts. With no use for the idle time, go
+ * to sign-in, where the page says why.
+ */
+export function watchIdle(socket) {
   const minutes = Number(document.querySelector('meta[name="idle-minutes"]')?.content || 0);
   if (!minutes) return;
+  const idle = minutes * 60_000;
+  const pingEvery = Math.min(60_000, idle / 3);
   let last = Date.now();
-  const touch = () => { last = Date.now(); };
+  let pinged = Date.now();
+  const touch = () => {
+    last = Date.now();
+    if (socket?.connected && last - pinged > pingEvery) {
+      pinged = last;
+      socket.emit("keepalive", {});
+    }
+  };
   for (const type of ["pointerdown", "keydown", "wheel", "touchstart"]) {
     window.addEventListener(type, touch, { passive: true });
   }
   setInterval(() => {
-    if (Date.now() - last > minutes * 60_000) window.location.assign("/auth/login");
-  }, 15_000);
+    if (Date.now() - last > idle) window.location.assign("/auth/login");
+  }, Math.min(15_000, pingEvery));
 }
 
 /** "just now", "3 min ago", "1 h 5 min ago" */
@@ -119,6 +183,33 @@ export function clock(iso, now = Date.now()) {
   const m = Math.floor((total % 3600) / 60);
   const s = String(total % 60).padStart(2, "0");
   return h ? `${h}:${String(m).padStart(2, "0")}:${s}` : `${m}:${s}`;
+}
+
+let audio = null;
+/**
+ * The alert sound: two short rising tones. Counts every alert in window.anteroomAlerts, so
+ * tests (and anyone debugging a silent kiosk) can see an alert was raised.
+ */
+export function chime() {
+  window.anteroomAlerts = (window.anteroomAlerts || 0) + 1;
+  try {
+    audio = audio || new AudioContext();
+    // Created before the page was ever pressed, the context starts suspended; once the
+    // person has pressed anything, resuming is allowed.
+    if (audio.state === "suspended") audio.resume().catch(() => {});
+    const now = audio.currentTime;
+    for (const [i, freq] of [[0, 880], [1, 1320]]) {
+      const osc = audio.createOscillator();
+      const gain = audio.createGain();
+      osc.frequency.value = freq;
+      gain.gain.setValueAtTime(0.0001, now + i * 0.18);
+      gain.gain.exponentialRampToValueAtTime(0.25, now + i * 0.18 + 0.02);
+      gain.gain.exponentialRampToValueAtTime(0.0001, now + i * 0.18 + 0.35);
+      osc.connect(gain).connect(audio.destination);
+      osc.start(now + i * 0.18);
+      osc.stop(now + i * 0.18 + 0.4);
+    }
+  } catch { /* no audio device: the visual alert still shows */ }
 }
 
 export function serviceLabel(service) {

@@ -1,7 +1,7 @@
 // The provider's dashboard: availability, live requests, and sessions with presence.
 import {
-  age, api, clock, connectLive, errorMessage, fromTemplate, isBusy, PRESENCE_PILL, reconcile, serviceLabel,
-  setBusy, showError,
+  age, api, chime, clock, connectLive, errorMessage, fromTemplate, isBusy, PRESENCE_PILL, reconcile,
+  serviceLabel, setBusy, showError,
 } from "./live.js";
 
 const config = JSON.parse(document.getElementById("page-config").textContent);
@@ -10,6 +10,7 @@ const toggle = document.getElementById("availability");
 const errorBox = document.getElementById("action-error");
 const requestList = document.getElementById("requests");
 const sessionList = document.getElementById("sessions");
+const baseTitle = document.title;
 let ready = false;
 
 function renderAvailability() {
@@ -28,14 +29,20 @@ function requestCard(req) {
   card.querySelector(".age").dataset.since = req.created_at;
   card.setAttribute("aria-label", `Request from ${req.requester.name}`);
   const form = card.querySelector(".decline-form");
+  const declineButton = card.querySelector('[data-action="decline"]');
   card.querySelector('[data-action="accept"]').addEventListener("click", () => accept(req.id, false, card));
   card.querySelector('[data-action="accept-enter"]').addEventListener("click", () => accept(req.id, true, card));
-  card.querySelector('[data-action="decline"]').addEventListener("click", () => {
+  declineButton.addEventListener("click", () => {
     if (!config.notes_enabled) return decline(req.id, null, card);
     form.hidden = false;
     form.querySelector("textarea").focus();
   });
-  card.querySelector('[data-action="keep"]').addEventListener("click", () => { form.hidden = true; });
+  // Closing the form without sending puts the person back on the button that opened it.
+  const keep = () => { form.hidden = true; declineButton.focus(); };
+  card.querySelector('[data-action="keep"]').addEventListener("click", keep);
+  form.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && !event.isComposing) { event.preventDefault(); keep(); }
+  });
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     decline(req.id, form.querySelector("textarea").value, card);
@@ -55,6 +62,8 @@ function renderRequests(newIds = new Set()) {
   });
   document.getElementById("request-count").textContent = pending.length;
   document.getElementById("requests-empty").hidden = pending.length > 0;
+  // The tab's title counts what is waiting, so a provider in another tab still sees it.
+  document.title = `${pending.length ? `(${pending.length}) ` : ""}${baseTitle}`;
 }
 
 function patientOf(visit) {
@@ -65,6 +74,9 @@ function renderSessions() {
   const live = [...state.sessions.values()]
     .filter((v) => ["open", "in_call"].includes(v.state))
     .sort((a, b) => b.created_at.localeCompare(a.created_at) || b.id - a.id);
+  // A session that ends takes its buttons with it; remember where focus was to hand it on.
+  const cards = [...sessionList.children];
+  const focusedAt = cards.findIndex((card) => card.contains(document.activeElement));
   // Rows are updated in place: the provider may be about to press this row's Enter Meeting.
   reconcile(sessionList, live, (v) => v.id, (visit) => {
     const card = fromTemplate("session-template");
@@ -90,6 +102,12 @@ function renderSessions() {
   });
   document.getElementById("session-count").textContent = live.length;
   document.getElementById("sessions-empty").hidden = live.length > 0;
+  if (focusedAt >= 0 && !cards[focusedAt].isConnected) {
+    // The next session down (now in the ended one's place), else the one above, else the heading.
+    const next = cards.slice(focusedAt + 1).find((card) => card.isConnected)
+      || cards.slice(0, focusedAt).reverse().find((card) => card.isConnected);
+    (next?.querySelector(".enter") || document.getElementById("sessions-title")).focus();
+  }
 }
 
 async function accept(id, enter, card) {
@@ -157,28 +175,8 @@ toggle.addEventListener("click", async () => {
 });
 
 // Alerts: a short chime and, when permitted, a desktop notification.
-let audio = null;
-function chime() {
-  try {
-    audio = audio || new AudioContext();
-    const now = audio.currentTime;
-    for (const [i, freq] of [[0, 880], [1, 1320]]) {
-      const osc = audio.createOscillator();
-      const gain = audio.createGain();
-      osc.frequency.value = freq;
-      gain.gain.setValueAtTime(0.0001, now + i * 0.18);
-      gain.gain.exponentialRampToValueAtTime(0.25, now + i * 0.18 + 0.02);
-      gain.gain.exponentialRampToValueAtTime(0.0001, now + i * 0.18 + 0.35);
-      osc.connect(gain).connect(audio.destination);
-      osc.start(now + i * 0.18);
-      osc.stop(now + i * 0.18 + 0.4);
-    }
-  } catch { /* no audio device: the visual alert still shows */ }
-}
-
 function announce(req) {
   chime();
-  window.anteroomAlerts = (window.anteroomAlerts || 0) + 1;
   if ("Notification" in window && Notification.permission === "granted") {
     const service = req.service ? ` (${req.service.name})` : "";
     new Notification("New session request", { body: `${req.requester.name}${service}`, tag: `request-${req.id}` });

@@ -1,7 +1,7 @@
 // The requester's dashboard: the provider directory, their requests and their sessions.
 import {
-  api, connectLive, errorMessage, fromTemplate, isBusy, PRESENCE_PILL, reconcile, serviceLabel, setBusy,
-  showError,
+  api, chime, connectLive, errorMessage, fromTemplate, isBusy, PRESENCE_PILL, reconcile, serviceLabel,
+  setBusy, showError,
 } from "./live.js";
 
 const state = { providers: new Map(), requests: new Map(), sessions: new Map() };
@@ -69,12 +69,26 @@ function renderProvider(card, provider) {
   if (req?.state === "pending") {
     pending.querySelector(".pending-text").textContent = `Waiting for ${provider.name}…`;
   } else if (req?.state === "declined") {
-    declined.querySelector(".declined-text").textContent = `${provider.name} declined your request.`;
+    // Declined because the provider was (or became) unavailable is not a refusal: say so,
+    // and leave out the standard note, which would only repeat it. Older servers send no
+    // decline_reason; that reads as an ordinary decline.
+    const unavailable = req.decline_reason === "unavailable";
+    declined.classList.toggle("is-unavailable", unavailable);
+    declined.querySelector(".declined-text").textContent = unavailable
+      ? `${provider.name} is not available right now.`
+      : `${provider.name} declined your request.`;
     const note = declined.querySelector(".note");
-    note.textContent = req.decline_note ? `“${req.decline_note}”` : "";
-    note.hidden = !req.decline_note;
+    const text = unavailable ? "" : req.decline_note;
+    note.textContent = text ? `“${text}”` : "";
+    note.hidden = !text;
   }
   setBusy(card, false);
+  // Not `disabled`: a focused button that turns unavailable keeps keyboard focus, and
+  // comes back to life in place when the provider does.
+  const ask = card.querySelector('[data-action="request"]');
+  ask.textContent = provider.available ? "Request Session Now" : "Not available right now";
+  ask.classList.toggle("is-unavailable", !provider.available);
+  if (!provider.available) ask.setAttribute("aria-disabled", "true");
 }
 
 function renderProviders() {
@@ -103,8 +117,8 @@ function renderSessions() {
 }
 
 async function requestSession(providerId, card) {
-  if (isBusy(card.querySelector('[data-action="request"]'))) return;
   const provider = state.providers.get(providerId);
+  if (!provider?.available || isBusy(card.querySelector('[data-action="request"]'))) return;
   const inlineError = card.querySelector(".inline-error");
   const body = { provider_id: providerId };
   if (provider.services.length > 1) {
@@ -180,7 +194,11 @@ connectLive({
       const provider = state.providers.get(payload.provider_id);
       if (provider) { provider.available = payload.available; renderProviders(); }
     } else if (name === "request_updated") {
+      const before = state.requests.get(payload.id)?.state;
       upsertRequest(payload);
+      const now = state.requests.get(payload.id)?.state;
+      // Accepted: the session is ready. Heard across the room, not only seen.
+      if (now === "accepted" && before !== "accepted") chime();
     } else if (name === "visit_updated") {
       state.sessions.set(payload.id, payload);
       renderSessions();

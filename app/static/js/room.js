@@ -2,12 +2,22 @@
 // signaling (offer/answer/ICE) between admitted participants; media goes peer to peer.
 // Negotiation follows the "perfect negotiation" pattern: the host is impolite, so a
 // glare (both offering at once) always resolves the same way.
+//
+// No idle sign-out while the room is open: a consultation has long stretches without a
+// key press. The page keeps the session alive instead (keepalive, below).
+//
+// A guest (a patient from their link; back_url null) has no account and no dashboard: their
+// waiting room previews their camera and microphone and shows the appointment; hanging up
+// leaves the page where it is, with a way back in. The host of a booked visit (one with an
+// appointment) can leave it to a colleague (Leave session) or end it (End consultation).
 import { io } from "/static/vendor/socket.io.esm.min.js";
-import { showError, watchIdle } from "./live.js";
+import { api, errorMessage, followSignOut, isBusy, setBusy, showError, watchIdle } from "./live.js";
 
 const config = JSON.parse(document.getElementById("room-config").textContent);
 const visitId = config.visit.id;
 const isHost = config.me.role === "host";
+const isGuest = config.back_url === null;
+const booked = Boolean(config.appointment);
 const polite = !isHost;
 const remoteVideo = document.getElementById("remote-video");
 const localVideo = document.getElementById("local-video");
@@ -15,6 +25,35 @@ const overlay = document.getElementById("overlay");
 const statusText = document.getElementById("room-status");
 const errorBox = document.getElementById("room-error");
 const soundButton = document.getElementById("sound");
+const controls = document.getElementById("controls");
+const muteButton = document.getElementById("mute");
+const cameraButton = document.getElementById("camera");
+const remoteMuted = document.getElementById("remote-muted");
+const remoteCameraOff = document.getElementById("remote-camera-off");
+const stage = document.getElementById("stage");
+const micCheck = document.getElementById("mic-check");
+const micLevel = document.getElementById("mic-level");
+const appointmentFacts = document.getElementById("appointment-facts");
+// A guest's messages from the clinic, shown wherever the appointment is.
+const waitingMessages = document.getElementById("waiting-messages");
+// Visits in these states have a room to enter; any other opens as its end state. A booked
+// visit is "scheduled" until its first arrival opens it.
+const LIVE_STATES = ["scheduled", "open", "in_call"];
+// What visit_ended says, by its reason.
+const ENDINGS = {
+  ended: {
+    title: "The consultation has ended",
+    guest: "Thank you for attending. You can close this page.",
+  },
+  cancelled: {
+    title: "This appointment was cancelled",
+    guest: "The clinic cancelled it. If you need a new appointment, contact them.",
+  },
+  completed: {
+    title: "This appointment is over",
+    guest: "The clinic marked it as complete. If you need to speak to them again, contact them.",
+  },
+};
 const stats = (window.anteroomCall = {
   presence: null, firstRemoteFrameAt: null, connected: false, marks: {},
 });
@@ -42,12 +81,112 @@ let remoteSid = null;
 let makingOffer = false;
 let ignoreOffer = false;
 let ended = false;
+// What each other participant said they have switched off (media_state), by socket id.
+// Kept apart from the call: their state can arrive before the call with them is set up.
+const remoteMedia = new Map();
 
-function show(title, text) {
+function show(title, text, status = title) {
   document.getElementById("overlay-title").textContent = title;
   document.getElementById("overlay-text").textContent = text || "";
   overlay.hidden = false;
-  statusText.textContent = title;
+  statusText.textContent = status;
+}
+
+/** The page's last state: nothing running, no controls, a way back (a guest has none). */
+function finish(title, text) {
+  ended = true;
+  closePeer();
+  stopMedia();
+  show(title, text);
+  showWaitingRoom(false);
+  if (appointmentFacts) appointmentFacts.hidden = true;
+  if (waitingMessages) waitingMessages.hidden = true;
+  controls.hidden = true;
+  localVideo.hidden = true;
+  const back = document.getElementById("overlay-back");
+  if (back) back.hidden = false;
+  document.getElementById("end-dialog")?.close(); // nothing left to end
+  socket.disconnect();
+}
+
+/** A guest's waiting room: their camera's preview beside the appointment. */
+function showWaitingRoom(on) {
+  if (!isGuest) return;
+  stage.classList.toggle("is-waiting", on);
+  if (appointmentFacts) appointmentFacts.hidden = !on;
+  if (waitingMessages) waitingMessages.hidden = !on;
+  fitStage();
+}
+
+/** A waiting room taller than the window shows (a short window, several messages) scrolls
+ * within the stage: it then takes the keyboard's focus too, so it can be scrolled without
+ * a mouse. */
+function fitStage() {
+  const scrolls = stage.classList.contains("is-waiting") && stage.scrollHeight > stage.clientHeight + 1;
+  if (scrolls === (stage.getAttribute("role") === "region")) return;
+  if (scrolls) {
+    stage.tabIndex = 0;
+    stage.setAttribute("role", "region");
+    stage.setAttribute("aria-label", "Waiting room");
+  } else {
+    for (const name of ["tabindex", "role", "aria-label"]) stage.removeAttribute(name);
+  }
+}
+if (isGuest) new ResizeObserver(fitStage).observe(stage);
+
+// One-way messages from the clinic's staff to the waiting room: those written before we
+// came (in join_visit's answer) and each new one (waiting_message), oldest first, each
+// once (a rejoin answers with all of them again).
+const messageList = document.getElementById("waiting-message-list");
+const messageTime = new Intl.DateTimeFormat("en-GB", {
+  timeZone: config.appointment?.timezone, hour: "2-digit", minute: "2-digit",
+});
+
+function showMessages(messages, live = false) {
+  if (!messageList) return;
+  const order = (el) => [Date.parse(el.dataset.at), Number(el.dataset.id)];
+  for (const message of messages) {
+    if (messageList.querySelector(`[data-id="${Number(message.id)}"]`)) continue;
+    const item = document.createElement("li");
+    item.className = "waiting-message";
+    item.dataset.id = message.id;
+    item.dataset.at = message.at;
+    const meta = document.createElement("p");
+    meta.className = "waiting-message-meta";
+    const at = document.createElement("time");
+    at.dateTime = message.at;
+    at.textContent = messageTime.format(new Date(message.at));
+    meta.append(`${message.author}, `, at);
+    const text = document.createElement("p");
+    text.className = "waiting-message-text";
+    text.textContent = message.text;
+    item.append(meta, text);
+    const [at0, id0] = order(item);
+    const later = [...messageList.children].find((el) => {
+      const [at1, id1] = order(el);
+      return at1 > at0 || (at1 === at0 && id1 > id0);
+    });
+    messageList.insertBefore(item, later ?? null);
+    // Written now: in view (its live region reads it out). Beside the preview the list
+    // scrolls in its own box; on a phone the page scrolls.
+    if (live && !waitingMessages.hidden) {
+      if (messageList.scrollHeight > messageList.clientHeight) {
+        messageList.scrollTop = messageList.scrollHeight;
+      } else {
+        item.scrollIntoView({ block: "nearest" });
+      }
+    }
+  }
+  document.getElementById("waiting-messages-title").hidden = messageList.children.length === 0;
+  fitStage();
+}
+
+/** Who is at the other end: a guest learns it when a provider takes them. */
+function setOtherName(name) {
+  if (!name || name === config.other_name) return;
+  config.other_name = name;
+  for (const element of document.querySelectorAll(".other-name")) element.textContent = name;
+  remoteVideo.setAttribute("aria-label", `${name} video`);
 }
 
 function hideOverlay(status) {
@@ -59,13 +198,19 @@ async function startMedia() {
   try {
     localStream = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 640, height: 480 } });
     mark("camera_ready");
+    // A new stream (a guest coming back) keeps what the buttons say is switched off.
+    for (const track of localStream.getAudioTracks()) track.enabled = muteButton.getAttribute("aria-pressed") !== "true";
+    for (const track of localStream.getVideoTracks()) track.enabled = cameraButton.getAttribute("aria-pressed") !== "true";
     localVideo.srcObject = localStream;
+    startMicCheck(localStream);
   } catch (error) {
     localStream = new MediaStream();
     showError(errorBox, "Your camera or microphone is blocked or missing. Others will not see or hear you; allow access in the browser and reload.");
-    document.getElementById("mute").disabled = true;
-    document.getElementById("camera").disabled = true;
+    muteButton.disabled = true;
+    cameraButton.disabled = true;
   }
+  // The page may have ended while the camera started (join refused, visit ended).
+  if (ended) stopMedia();
 }
 
 const socket = io({ transports: ["websocket", "polling"], autoConnect: false });
@@ -83,7 +228,35 @@ function closePeer() {
   remoteVideo.muted = false;
   soundButton.hidden = true;
   stats.connected = false;
+  renderRemoteMedia();
 }
+
+/** What we send: on unless switched off, or missing (a blocked camera sends no picture). */
+function localMedia() {
+  const on = (tracks, button) => tracks?.length !== 0 && button.getAttribute("aria-pressed") !== "true";
+  return {
+    audio: on(localStream?.getAudioTracks(), muteButton),
+    video: on(localStream?.getVideoTracks(), cameraButton),
+  };
+}
+
+// Tell the others in the call what we have switched off; the server relays it to them.
+function sendMediaState() {
+  if (socket.connected && !ended) socket.emit("media_state", { visit_id: visitId, ...localMedia() });
+}
+
+function renderRemoteMedia() {
+  const state = (remoteSid && remoteMedia.get(remoteSid)) || { audio: true, video: true };
+  remoteMuted.hidden = state.audio !== false;
+  remoteCameraOff.hidden = state.video !== false;
+}
+
+socket.on("waiting_message", (message) => showMessages([message], true));
+
+socket.on("media_state", ({ sid, audio, video }) => {
+  remoteMedia.set(sid, { audio, video });
+  renderRemoteMedia();
+});
 
 function playRemote() {
   remoteVideo.play().catch((error) => {
@@ -108,6 +281,8 @@ function createPeer(sid, addTracks) {
   remoteSid = sid;
   pc = new RTCPeerConnection({ iceServers: config.ice_servers });
   const peer = pc;
+  renderRemoteMedia();
+  sendMediaState(); // someone new in the call: they learn what we have switched off
   peer.onicecandidate = ({ candidate }) => { if (peer === pc) send({ candidate }); };
   peer.ontrack = ({ streams, track }) => {
     const stream = streams[0] || new MediaStream([track]);
@@ -180,6 +355,7 @@ async function addCandidates(from) {
 }
 
 async function onSignal({ from, data }) {
+  if (stats.presence === "waiting") return; // from a call we were moved out of
   try {
     if (data.description) {
       if (!pc || remoteSid !== from) {
@@ -214,40 +390,61 @@ async function onSignal({ from, data }) {
 function join() {
   socket.emit("join_visit", { visit_id: visitId }, (answer) => {
     if (answer?.error) {
-      ended = true;
-      show("You cannot join this session", answer.error.message);
+      finish(isGuest ? "You cannot join this appointment" : "You cannot join this session", answer.error.message);
       return;
     }
     stats.presence = answer.presence;
     mark(`joined_${answer.presence}`);
+    showMessages(answer.messages ?? []);
     if (answer.presence === "admitted") {
+      showWaitingRoom(false);
       if (!pc) show(`Waiting for ${config.other_name}`, isHost
         ? "They will join as soon as they enter the waiting room."
         : "The call starts in a moment.");
     } else {
-      show("You are in the waiting room", `${config.other_name} will start the meeting shortly. Please stay on this page.`);
+      showWaiting();
     }
   });
 }
 
+function showWaiting(text) {
+  if (isGuest) {
+    show(
+      "Please wait, your provider will let you in soon.",
+      text || "Please stay on this page: your call starts here. Meanwhile, check that your camera shows you and that the microphone level moves when you speak.",
+      "You are in the waiting room",
+    );
+    showWaitingRoom(true);
+    return;
+  }
+  show("You are in the waiting room", `${config.other_name} will start the meeting shortly. Please stay on this page.`);
+}
+
 socket.on("connect", () => { mark("socket_connected"); join(); });
-socket.on("disconnect", () => {
+socket.on("disconnect", (reason) => {
   if (ended) return;
+  // Closed by the server: socket.io does not retry by itself; one try finds out why.
+  if (reason === "io server disconnect") setTimeout(() => socket.connect(), 1000);
   closePeer();
   show("Connection lost", "Reconnecting to the session…");
 });
 socket.on("connect_error", (error) => {
-  if (error?.message === "unauthorized") window.location.assign("/auth/login");
+  if (error?.message !== "unauthorized") return;
+  // A guest's link stopped opening the visit (it ended, or was cancelled): the link itself,
+  // opened again, says which. Staff sign in again.
+  if (isGuest) window.location.reload();
+  else window.location.assign("/auth/login");
 });
-socket.on("participant_updated", ({ participant }) => {
-  if (participant.id === config.me.participant_id && participant.presence === "admitted" && stats.presence === "waiting") {
-    // We were admitted: take our place in the call room, once. Our own re-join announces
-    // "admitted" again before its answer arrives; a second join would make the host start
-    // a second call over the first.
-    stats.presence = "joining";
-    join();
-  }
-});
+if (isGuest) {
+  socket.on("signed_out", () => {
+    if (ended) return;
+    ended = true;
+    socket.disconnect();
+    window.location.reload();
+  });
+} else {
+  followSignOut(socket);
+}
 // Call events are handled one at a time, in arrival order, and only once the camera is
 // ready: the socket connects while the camera starts, and an ICE candidate must never
 // overtake the offer it belongs to.
@@ -261,7 +458,39 @@ function inOrder(handler) {
   };
 }
 
+socket.on("participant_updated", inOrder(({ participant }) => {
+  // A provider taking a guest enters the call just before admitting them: that is who
+  // the guest is about to see.
+  if (!isHost && participant.role === "host" && participant.presence === "admitted") {
+    setOtherName(participant.name);
+  }
+  if (participant.id !== config.me.participant_id || ended) return;
+  if (participant.presence === "admitted" && stats.presence === "waiting") {
+    // We were admitted: take our place in the call room, once. Our own re-join announces
+    // "admitted" again before its answer arrives; a second join would make the host start
+    // a second call over the first.
+    stats.presence = "joining";
+    join();
+  } else if (participant.presence === "waiting" && stats.presence === "admitted") {
+    // The host left the call: we are back in the waiting room until they enter again.
+    stats.presence = "waiting";
+    mark("moved_back");
+    closePeer();
+    if (isGuest) {
+      // A booked visit's provider may hand the patient to a colleague: not "when they return".
+      showWaiting(`${config.other_name} left the call. You are back in the waiting room; please stay on this page.`);
+      return;
+    }
+    show(
+      `${config.other_name} left the call`,
+      "You are back in the waiting room. The call starts again when they return; please stay on this page.",
+      "You are in the waiting room",
+    );
+  }
+}));
 socket.on("peer_joined", inOrder(({ sid }) => {
+  // Only the admitted make calls; a late announcement must not start one from the waiting room.
+  if (stats.presence === "waiting") return;
   // The same connection announced twice: the call with it is already under way.
   if (pc && sid === remoteSid && !["failed", "closed"].includes(pc.connectionState)) return;
   // We were here first: we make the offer (negotiationneeded fires when tracks are added).
@@ -272,37 +501,75 @@ socket.on("peer_joined", inOrder(({ sid }) => {
 socket.on("peer_left", inOrder(({ sid }) => {
   if (sid !== remoteSid) return;
   closePeer();
-  show(`${config.other_name} left the call`, isHost ? "You can wait here or hang up." : "Please wait here; they may come back.");
+  let next = "Please wait here; they may come back.";
+  if (booked && isHost) next = "They may come back. You can wait here, leave the session or end the consultation.";
+  else if (isHost) next = "You can wait here or hang up.";
+  show(`${config.other_name} left the call`, next);
 }));
 socket.on("signal", inOrder(onSignal));
-socket.on("visit_ended", () => {
-  ended = true;
-  closePeer();
-  stopMedia();
-  show("This session has ended", "Thank you. You can return to your dashboard.");
-  document.getElementById("controls").hidden = true;
-  socket.disconnect();
+socket.on("visit_ended", ({ reason } = {}) => {
+  const ending = ENDINGS[reason] ?? ENDINGS.ended;
+  if (isGuest) finish(ending.title, ending.guest);
+  else if (booked) finish(ending.title, "You can return to the schedule.");
+  else finish("This session has ended", "Thank you. You can return to your dashboard.");
 });
 
 function stopMedia() {
+  stopMicCheck();
   for (const track of localStream?.getTracks() ?? []) track.stop();
 }
 
-document.getElementById("mute").addEventListener("click", (event) => {
-  const button = event.currentTarget;
-  const muted = button.getAttribute("aria-pressed") !== "true";
-  for (const track of localStream.getAudioTracks()) track.enabled = !muted;
-  button.setAttribute("aria-pressed", String(muted));
-  button.textContent = muted ? "Unmute" : "Mute";
+// The microphone half of a guest's preview: a level that moves when they speak.
+let micMeter = null;
+function startMicCheck(stream) {
+  if (!micCheck || !stream.getAudioTracks().length) return;
+  stopMicCheck();
+  try {
+    const context = new AudioContext();
+    const analyser = context.createAnalyser();
+    analyser.fftSize = 1024;
+    context.createMediaStreamSource(stream).connect(analyser);
+    const samples = new Float32Array(analyser.fftSize);
+    const timer = setInterval(() => {
+      if (!stage.classList.contains("is-waiting")) return;
+      if (context.state === "suspended") context.resume().catch(() => {});
+      analyser.getFloatTimeDomainData(samples);
+      let sum = 0;
+      for (const sample of samples) sum += sample * sample;
+      const decibels = 20 * Math.log10(Math.sqrt(sum / samples.length) || 1e-6);
+      micLevel.value = Math.max(0, Math.min(1, (decibels + 60) / 50)); // -60 dB silent, -10 dB loud
+    }, 100);
+    micMeter = { context, timer };
+    micCheck.hidden = false;
+  } catch {
+    micMeter = null; // no Web Audio here: the preview shows the picture only
+  }
+}
+
+function stopMicCheck() {
+  if (micCheck) micCheck.hidden = true;
+  if (!micMeter) return;
+  clearInterval(micMeter.timer);
+  micMeter.context.close().catch(() => {});
+  micMeter = null;
+}
+
+muteButton.addEventListener("click", () => {
+  const muted = muteButton.getAttribute("aria-pressed") !== "true";
+  for (const track of localStream?.getAudioTracks() ?? []) track.enabled = !muted;
+  muteButton.setAttribute("aria-pressed", String(muted));
+  muteButton.textContent = muted ? "Unmute" : "Mute";
+  sendMediaState();
 });
-document.getElementById("camera").addEventListener("click", (event) => {
-  const button = event.currentTarget;
-  const off = button.getAttribute("aria-pressed") !== "true";
-  for (const track of localStream.getVideoTracks()) track.enabled = !off;
-  button.setAttribute("aria-pressed", String(off));
-  button.textContent = off ? "Camera on" : "Camera off";
+cameraButton.addEventListener("click", () => {
+  const off = cameraButton.getAttribute("aria-pressed") !== "true";
+  for (const track of localStream?.getVideoTracks() ?? []) track.enabled = !off;
+  cameraButton.setAttribute("aria-pressed", String(off));
+  cameraButton.textContent = off ? "Camera on" : "Camera off";
+  sendMediaState();
 });
-document.getElementById("hangup").addEventListener("click", () => {
+/** Hang up and go back to the dashboard (or the schedule); the visit goes on without us. */
+function leaveAndGoBack() {
   ended = true;
   socket.emit("leave_visit", { visit_id: visitId }, () => {
     closePeer();
@@ -311,9 +578,105 @@ document.getElementById("hangup").addEventListener("click", () => {
     window.location.assign(config.back_url);
   });
   setTimeout(() => window.location.assign(config.back_url), 1500);
-});
+}
 
-show("Starting your camera…", "");
-const mediaReady = startMedia();
-socket.connect();
-watchIdle();
+/** A guest hangs up: out of the waiting room or call, camera off, with a way back in. */
+function leaveAsGuest() {
+  ended = true;
+  stats.presence = "left";
+  let done = false;
+  const left = () => {
+    if (done) return;
+    done = true;
+    closePeer();
+    stopMedia();
+    socket.disconnect(); // the server counts a closed connection as gone, if the leave was lost
+    show(
+      "You left the waiting room",
+      "If you left by mistake, you can go back in while your appointment is open.",
+    );
+    showWaitingRoom(false);
+    if (appointmentFacts) appointmentFacts.hidden = false;
+    if (waitingMessages) waitingMessages.hidden = false;
+    controls.hidden = true;
+    localVideo.hidden = true;
+    document.getElementById("overlay-return").hidden = false;
+    document.getElementById("rejoin").focus();
+  };
+  socket.timeout(1500).emit("leave_visit", { visit_id: visitId }, left);
+}
+
+/** A guest goes back in: the camera again, then the waiting room (or the call). */
+function returnAsGuest() {
+  ended = false;
+  stats.presence = null;
+  document.getElementById("overlay-return").hidden = true;
+  controls.hidden = false;
+  localVideo.hidden = false;
+  showWaitingRoom(true);
+  show("Starting your camera…", "", "Connecting…");
+  document.getElementById("hangup").focus();
+  mediaReady = startMedia();
+  socket.connect();
+}
+
+document.getElementById("hangup")?.addEventListener("click", () => {
+  if (isGuest) leaveAsGuest();
+  else leaveAndGoBack();
+});
+document.getElementById("rejoin")?.addEventListener("click", returnAsGuest);
+document.getElementById("leave")?.addEventListener("click", leaveAndGoBack);
+
+// End consultation: asked once more in a dialog, since it ends the visit for everyone.
+const endDialog = document.getElementById("end-dialog");
+if (endDialog) {
+  const endError = document.getElementById("end-error");
+  const confirmButton = document.getElementById("end-confirm");
+  document.getElementById("end").addEventListener("click", () => {
+    showError(endError, "");
+    endDialog.showModal();
+  });
+  document.getElementById("end-cancel").addEventListener("click", () => endDialog.close());
+  confirmButton.addEventListener("click", async () => {
+    if (isBusy(confirmButton)) return;
+    setBusy(endDialog, true);
+    const result = await api("POST", `/api/v1/visits/${visitId}/end`);
+    setBusy(endDialog, false);
+    // 409: it ended already (a colleague, or the clinic): everyone has hung up either way.
+    if (!result.ok && result.status !== 409) {
+      showError(endError, errorMessage(result));
+      return;
+    }
+    ended = true;
+    endDialog.close();
+    closePeer();
+    stopMedia();
+    socket.disconnect();
+    window.location.assign(config.back_url);
+  });
+}
+
+/**
+ * Keep the session alive while the room is open: the server counts a keepalive as activity.
+ * Every minute, or every third of the idle time when that is shorter, so two can be lost.
+ */
+function keepAlive() {
+  const minutes = Number(document.querySelector('meta[name="idle-minutes"]')?.content) || 0;
+  const every = minutes > 0 ? Math.min(60_000, (minutes * 60_000) / 3) : 60_000;
+  stats.keepaliveEvery = every;
+  setInterval(() => {
+    if (socket.connected && !ended) socket.emit("keepalive", {});
+  }, every);
+}
+
+// A visit that is over: the page was rendered as its end state; never start the camera.
+let mediaReady = Promise.resolve();
+if (LIVE_STATES.includes(config.visit.state)) {
+  show("Starting your camera…", "");
+  mediaReady = startMedia();
+  socket.connect();
+  keepAlive();
+} else {
+  ended = true;
+  watchIdle(); // nothing to keep alive on a page with no call
+}
