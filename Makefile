@@ -48,11 +48,15 @@ chromium:
 # pyproject.toml) over the whole suite, the live servers of the realserver and browser
 # tiers included (coverage follows Python subprocesses), and fails below COV_FAIL_UNDER
 # percent. Raise it as coverage rises; never lower it to pass.
+# The floor is checked by `coverage report` after pytest, on the combined data: pytest-cov's
+# own --cov-fail-under judged a figure taken before the live servers' data came in, and
+# let a run below the floor pass.
 COV_FAIL_UNDER := 96
-COV_ARGS = $(if $(COVERAGE),--cov --cov-report=term --cov-fail-under=$(COV_FAIL_UNDER))
+COV_ARGS = $(if $(COVERAGE),--cov --cov-report=)
 
 test: setup
 	$(BIN)/pytest $(COV_ARGS) $(PYTEST_ARGS)
+	@if [ -n "$(COVERAGE)" ]; then $(BIN)/coverage report --fail-under=$(COV_FAIL_UNDER); fi
 
 lint: setup
 	$(BIN)/ruff check .

@@ -109,6 +109,39 @@ def _ice_servers(env: dict[str, str]) -> list[dict]:
     return servers
 
 
+# What a chat attachment may be, by default: documents and photos a patient or a colleague
+# shows in a consultation. Types are told from the content (app/services/attachments.py).
+ATTACHMENT_TYPES = ("application/pdf", "image/png", "image/jpeg", "image/gif", "image/webp")
+
+
+def _attachment_types(env: dict[str, str]) -> tuple[str, ...]:
+    """The allow-list of attachment types: each one must be a type the content can be
+    recognised as (a misspelt "image/jpg" would otherwise refuse every photo in silence)."""
+    import filetype
+
+    raw = env.get("ATTACHMENT_TYPES")
+    if raw is None or not raw.strip():
+        return ATTACHMENT_TYPES
+    types = tuple(dict.fromkeys(t.strip().lower() for t in raw.split(",") if t.strip()))
+    known = {t.mime for t in filetype.TYPES} | {"text/plain"}
+    unknown = [t for t in types if t not in known]
+    if unknown:
+        raise ConfigError(
+            f"ATTACHMENT_TYPES has types that cannot be recognised: {', '.join(unknown)}"
+        )
+    return types
+
+
+def _attachments_dir(env: dict[str, str], instance_path: Path) -> str:
+    """Where attachments are kept: never under the web root (app/static), which serves
+    whatever lies there to anyone."""
+    folder = Path(env.get("ATTACHMENTS_DIR") or instance_path / "attachments").resolve()
+    web_root = (BASE_DIR / "app" / "static").resolve()
+    if folder == web_root or web_root in folder.parents:
+        raise ConfigError("ATTACHMENTS_DIR must be outside the web root (app/static)")
+    return str(folder)
+
+
 class Config:
     """Flask settings plus Anteroom's own (prefixed ANTEROOM_ where Flask has no name)."""
 
@@ -182,6 +215,10 @@ class Config:
             MAX_CONTENT_LENGTH=_int(env, "MAX_BODY_BYTES", 1024 * 1024),
             MAX_FORM_MEMORY_SIZE=_int(env, "MAX_BODY_BYTES", 1024 * 1024),
             MAX_UPLOAD_BYTES=_int(env, "MAX_UPLOAD_BYTES", 25 * 1024 * 1024),
+            # Chat attachments: the types allowed (told from the content, not the name) and
+            # the folder they are kept in, outside the web root, under random names.
+            ATTACHMENT_TYPES=_attachment_types(env),
+            ATTACHMENTS_DIR=_attachments_dir(env, instance_path),
             # Seconds a client may take to send a request's headers and body (slowloris).
             REQUEST_READ_TIMEOUT=_float(env, "REQUEST_READ_TIMEOUT_SECONDS", 30),
             # Reverse proxies in front (nginx: 1): trust that many X-Forwarded-For/-Proto hops.
@@ -225,6 +262,14 @@ class Config:
                 or f"http://{env.get('HOST', '127.0.0.1')}:{env.get('PORT', '5000')}"
             ).rstrip("/"),
             GUEST_LINK_OPENS_MINUTES=_int(env, "GUEST_LINK_OPENS_MINUTES", 30),
+            # The most people in one call: browsers connect to each other (a mesh), which
+            # carries four well; larger calls need the SFU (a later step).
+            CALL_MESH_LIMIT=_int(env, "CALL_MESH_LIMIT", 4),
+            # Someone whose connection drops keeps their place in the waiting room or the
+            # call this long (a reload, a network drop) before they count as gone.
+            RECONNECT_GRACE_SECONDS=_int(env, "RECONNECT_GRACE_SECONDS", 120),
+            # A camera snapshot (one PNG or JPEG frame) may be at most this large.
+            SNAPSHOT_MAX_BYTES=_int(env, "SNAPSHOT_MAX_BYTES", 5 * 1024 * 1024),
             # Mobile numbers without a country code are read as this region's (e.g. GB);
             # unset, numbers must be given in international form (+44 …).
             PHONE_REGION=env.get("PHONE_REGION") or None,

@@ -69,12 +69,15 @@ def create_app(config: Config | None = None) -> Flask:
     cli.init_app(app)
 
     from app.api import clinics as _clinic_api  # noqa: F401 (its routes join the API blueprint)
+    from app.api import participants as _participants_api  # noqa: F401
+    from app.api import visits_chat as _chat_api  # noqa: F401
     from app.api.routes import bp as api_bp
     from app.auth.routes import bp as auth_bp
     from app.clinic.routes import bp as clinic_bp
     from app.guests.routes import bp as guests_bp
     from app.schedule.routes import bp as schedule_bp
     from app.settings.routes import bp as settings_bp
+    from app.visits import chat_routes as _chat_routes  # noqa: F401 (on the visits blueprint)
     from app.visits.routes import bp as visits_bp
 
     app.register_blueprint(auth_bp, url_prefix="/auth")

@@ -2,7 +2,12 @@
 
 Visit: scheduled → open → in_call → ended, or cancelled; completed when marked done
 without a call. Presence: absent → waiting → admitted → left, admitted → waiting (moved
-back), waiting|admitted → removed; a participant who left may come back to wait.
+back), waiting → removed (denied), admitted → removed; a participant who left may come
+back to wait. Removed is final for the visit.
+
+Admission: someone waiting for the host is admitted only by the host's Admit, except the
+visit's patient (the on-demand requester, or the booked patient the provider takes from
+the schedule), who is let in when the host enters, unless the host moved them back.
 """
 
 from __future__ import annotations
@@ -64,6 +69,7 @@ class PresenceAction(StrEnum):
     ADMIT = "admit"
     MOVE_BACK = "move_back"
     LEAVE = "leave"
+    DENY = "deny"
     REMOVE = "remove"
 
 
@@ -74,9 +80,12 @@ PRESENCE_TRANSITIONS: dict[tuple[Presence, PresenceAction], Presence] = {
     (Presence.ADMITTED, PresenceAction.MOVE_BACK): Presence.WAITING,
     (Presence.WAITING, PresenceAction.LEAVE): Presence.LEFT,
     (Presence.ADMITTED, PresenceAction.LEAVE): Presence.LEFT,
-    (Presence.WAITING, PresenceAction.REMOVE): Presence.REMOVED,
+    (Presence.WAITING, PresenceAction.DENY): Presence.REMOVED,
     (Presence.ADMITTED, PresenceAction.REMOVE): Presence.REMOVED,
 }
+
+# Who is let in without an explicit Admit when the host is in the meeting.
+SELF_ADMITTED_ROLES = frozenset({"patient"})
 
 
 @dataclass(frozen=True)
@@ -109,13 +118,25 @@ def transition_presence(presence: Presence | str, action: PresenceAction, now: d
     return PresenceOutcome(new, (PresenceChanged(current.value, new.value, now),))
 
 
+def lets_in_on_entry(role: str, held: bool) -> bool:
+    """Whether this participant goes into the call when the host is there, with no Admit:
+    the visit's patient (on-demand requester or booked patient), unless the host moved
+    them back to the waiting room; never an added guest."""
+    return role in SELF_ADMITTED_ROLES and not held
+
+
 def arrival_presence(
-    presence: Presence | str, visit_state: VisitState | str, host_in_call: bool, now: datetime
+    presence: Presence | str,
+    visit_state: VisitState | str,
+    host_in_call: bool,
+    now: datetime,
+    self_admitted: bool = True,
 ) -> PresenceOutcome:
     """A guest or requester opens the waiting room.
 
-    On-demand visits have no separate admit step yet: when the host is already in the
-    meeting the arrival is admitted at once, otherwise it waits for the host.
+    They wait for the host; when the host is already in the meeting and they may go in
+    by themselves (`lets_in_on_entry`), they are admitted at once. Someone removed from
+    the visit cannot come back.
     """
     if VisitState(visit_state) not in (VisitState.OPEN, VisitState.IN_CALL):
         raise InvalidTransition("visit", VisitState(visit_state).value, "enter")
@@ -124,10 +145,21 @@ def arrival_presence(
         outcome = PresenceOutcome(current, ())
     else:
         outcome = transition_presence(current, PresenceAction.ARRIVE, now)
-    if host_in_call and outcome.presence == Presence.WAITING:
+    if host_in_call and self_admitted and outcome.presence == Presence.WAITING:
         admitted = transition_presence(Presence.WAITING, PresenceAction.ADMIT, now)
         return PresenceOutcome(admitted.presence, outcome.events + admitted.events)
     return outcome
+
+
+def admission_refusal(admitted: int, limit: int) -> str | None:
+    """Why one more person cannot be admitted into a call of `admitted` people, or None.
+    A browser mesh carries at most `limit` people (group calls through the SFU come later)."""
+    if admitted >= limit:
+        return (
+            f"This call already has {admitted} people, the most a call here can hold "
+            f"({limit}). Someone must leave before you admit another."
+        )
+    return None
 
 
 def host_departure(others: dict[int, Presence | str], now: datetime) -> dict[int, PresenceOutcome]:

@@ -91,8 +91,11 @@ class HeadlessPeer:
         host: bool,
         make_tracks: Callable[[], list[MediaStreamTrack]] | None = None,
         ice_servers: list[dict] | None = None,
+        cookie: str | None = None,
     ):
+        # A user's API token, or (a guest, from their link) the session cookie's header.
         self.url, self.token, self.visit_id = url, token, visit_id
+        self.cookie = cookie
         self.polite = not host
         self.make_tracks = make_tracks or list
         self.ice_servers = [
@@ -106,6 +109,8 @@ class HeadlessPeer:
         self.pc: RTCPeerConnection | None = None
         self.remote_sid: str | None = None
         self.admitted = asyncio.Event()
+        self.moved_back = asyncio.Event()  # the host moved us back to the waiting room
+        self.removed = asyncio.Event()  # removed from the call, or denied from the waiting room
         self.connected = asyncio.Event()  # the WebRTC connection, not the socket
         self.ended = asyncio.Event()
         self.frames_received = 0
@@ -131,7 +136,11 @@ class HeadlessPeer:
     async def start(self, timeout: float = 10) -> HeadlessPeer:
         """Connect and enter the visit (the meeting, or its waiting room)."""
         await self.sio.connect(
-            self.url, auth={"token": self.token}, transports=["websocket"], wait_timeout=timeout
+            self.url,
+            auth={"token": self.token} if self.token else None,
+            headers={"Cookie": self.cookie} if self.cookie else {},
+            transports=["websocket"],
+            wait_timeout=timeout,
         )
         await self._join()
         return self
@@ -184,7 +193,24 @@ class HeadlessPeer:
 
     async def _on_participant_updated(self, data: dict) -> None:
         participant = data.get("participant") or {}
-        if data.get("visit_id") != self.visit_id or participant.get("presence") != "admitted":
+        if data.get("visit_id") != self.visit_id:
+            return
+        mine = participant.get("id") == self.participant_id
+        if mine and participant.get("presence") == "removed":
+            self.presence = "removed"
+            self.removed.set()
+            async with self._signals:
+                await self._close_pc()
+            return
+        if mine and participant.get("presence") == "waiting" and self.presence == "admitted":
+            self.presence = "waiting"
+            self.admitted.clear()
+            self._seen_admitted.discard(self.participant_id)
+            self.moved_back.set()
+            async with self._signals:
+                await self._close_pc()
+            return
+        if participant.get("presence") != "admitted":
             return
         self._seen_admitted.add(participant["id"])
         if participant["id"] == self.participant_id and self.presence == "waiting":

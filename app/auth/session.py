@@ -9,12 +9,13 @@ next request from its browser finds itself signed out with a message saying why.
 from __future__ import annotations
 
 from flask import Flask, flash, g, redirect, request, session, url_for
-from flask_login import login_user
+from flask_login import current_user, login_user
 
 from app.errors import respond, wants_json
 from app.extensions import login_manager
-from app.models import AuthSession, User
+from app.models import AuthSession, Participant, User
 from app.services import auth_sessions
+from app.services.guests import guest_of_session
 
 AUTH_KEY = "auth"  # the session secret in the signed cookie
 IDLE_FLAG = "idle_logged_out"
@@ -52,6 +53,16 @@ def load_user(user_id: str) -> User | None:
         return None
     g.auth_session = row
     return row.user
+
+
+def current_caller() -> User | Participant | None:
+    """Who makes this request: a guest by the session their link opened (while the link
+    still works), else the signed-in user (or the API's bearer user); None for nobody."""
+    if GUEST_KEY in session:
+        return guest_of_session(session.get(GUEST_KEY), session.get(GUEST_LINK_KEY))
+    if current_user.is_authenticated:
+        return current_user._get_current_object()
+    return None
 
 
 def current_session() -> AuthSession | None:

@@ -1,6 +1,7 @@
 """Typed SQLAlchemy models, one module per aggregate."""
 
 from app.models.audit import AuditEvent, AuditHead
+from app.models.chat import Attachment, CameraSnapshot, ChatMessage, PrivateNote
 from app.models.clinic import Clinic, Patient, Task, clinic_members
 from app.models.external_room import ExternalRoom
 from app.models.job import Job
@@ -11,12 +12,16 @@ from app.models.visit import Participant, Visit, VisitMessage
 
 __all__ = [
     "ApiToken",
+    "Attachment",
+    "CameraSnapshot",
     "AuditEvent",
     "AuditHead",
+    "ChatMessage",
     "Clinic",
     "ExternalRoom",
     "Job",
     "Patient",
+    "PrivateNote",
     "Task",
     "clinic_members",
     "AuthSession",

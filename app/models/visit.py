@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -76,6 +77,12 @@ class Participant(db.Model):
     # a newer connection's arrival (reloads, two tabs).
     presence_sid: Mapped[str | None] = mapped_column(String(64))
     waiting_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The host moved them back to the waiting room: only the host's Admit lets them in
+    # again (not the host's entry, nor their own return).
+    held: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
+    # Their connection dropped at this time: they are "reconnecting", and keep their place
+    # for RECONNECT_GRACE_SECONDS (a reload, a network drop) before they count as gone.
+    disconnected_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     visit: Mapped[Visit] = relationship(back_populates="participants")

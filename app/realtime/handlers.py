@@ -1,17 +1,13 @@
 """Socket.IO handlers: who may connect, which rooms they join, and the signaling relay.
 
 A connection is opened with a session cookie or auth={"token": ...}. Every event then
-goes through `event()`, which limits the connection's rate, re-checks its credential
-(app.realtime.authority), refuses a payload that is not an object, and turns refusals and
-unexpected errors into an error acknowledgement {"error": {"code", "message"}}, so no
-junk reaches a handler and no traceback reaches the log for it.
+goes through `app.realtime.events.event()` (rate, credential, payload checks, errors as
+acknowledgements). The room page's other events live in app.realtime.in_call.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from functools import wraps
 
 from flask import current_app, request, session
 from flask_login import current_user
@@ -20,11 +16,10 @@ from socketio.exceptions import ConnectionRefusedError as Refused
 
 from app.auth.session import GUEST_KEY, GUEST_LINK_KEY, current_session
 from app.extensions import db
-from app.limits import ConnectionLimits
 from app.models import Participant, User, Visit
-from app.models.types import MAX_ID
-from app.realtime import authority
-from app.realtime.authority import Connection, Credential
+from app.realtime import authority, in_call
+from app.realtime.authority import Credential
+from app.realtime.events import connection_limits, event, refusal, visit_id_of
 from app.realtime.packets import MALFORMED
 from app.realtime.publish import visit_room, waiting_room
 from app.services import visits
@@ -36,27 +31,6 @@ from app.services.tokens import token_row
 from app.services.waiting_messages import messages_of
 
 logger = logging.getLogger(__name__)
-_limits: ConnectionLimits | None = None
-
-
-def _connection_limits() -> ConnectionLimits:
-    global _limits
-    if _limits is None:
-        _limits = ConnectionLimits()
-    return _limits
-
-
-def refusal(code: str, message: str, **extra) -> dict:
-    error = {"code": code, "message": message}
-    error.update(extra)
-    return {"error": error}
-
-
-def _visit_id(data: dict) -> int | None:
-    value = data.get("visit_id")
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ID:
-        return None
-    return value
 
 
 def _opened_with(auth) -> tuple[Credential, User | Participant] | tuple[None, None]:
@@ -73,40 +47,6 @@ def _opened_with(auth) -> tuple[Credential, User | Participant] | tuple[None, No
         if row is not None:
             return Credential.session(row.id), current_user._get_current_object()
     return None, None
-
-
-def event(socketio: SocketIO, name: str):
-    """Register `handler(who, connection, data)` for event `name`, behind the checks; `who`
-    is the User, or for a guest their Participant."""
-
-    def decorator(handler: Callable[[User, Connection, dict], dict | None]):
-        @wraps(handler)
-        def checked(data=None, *_ignored):
-            sid = request.sid
-            wait = _connection_limits().wait_for(sid)
-            if wait is not None:
-                return refusal(
-                    "too_many_requests", "Too many messages; slow down.", retry_after=wait
-                )
-            if data is not None and not isinstance(data, dict):
-                return refusal("invalid", "Send an object.")
-            try:
-                who, connection = authority.caller(sid)
-                if who is None:
-                    return refusal("unauthorized", "Sign in again.")
-                return handler(who, connection, data or {})
-            except ServiceError as exc:
-                db.session.rollback()
-                return refusal(exc.code, exc.message)
-            except Exception:
-                db.session.rollback()
-                logger.exception("Socket.IO event %s failed", name)
-                return refusal("server_error", "Something went wrong on our side.")
-
-        socketio.on_event(name, checked)
-        return checked
-
-    return decorator
 
 
 def register(socketio: SocketIO) -> None:
@@ -133,11 +73,17 @@ def register(socketio: SocketIO) -> None:
 
     @socketio.on("disconnect")
     def disconnect(reason=None):
-        """Whoever this connection held in a waiting room or call has left."""
+        """Whoever this connection held in a waiting room or call is reconnecting."""
         authority.forget(request.sid)
-        _connection_limits().forget(request.sid)
+        connection_limits().forget(request.sid)
+        # The call with this connection is over; its person may come back on a new one.
+        reconnecting = current_app.config["RECONNECT_GRACE_SECONDS"] > 0
         for visit_id in visits.disconnect_sid(request.sid):
-            emit("peer_left", {"visit_id": visit_id, "sid": request.sid}, to=visit_room(visit_id))
+            emit(
+                "peer_left",
+                {"visit_id": visit_id, "sid": request.sid, "reconnecting": reconnecting},
+                to=visit_room(visit_id),
+            )
 
     @socketio.on(MALFORMED)
     def malformed(*_ignored):
@@ -175,7 +121,7 @@ def register(socketio: SocketIO) -> None:
         Admitted connections join visit:<id> and the others there get peer_joined; the
         rest join waiting:<id> and hear participant_updated when they are admitted.
         """
-        visit_id = _visit_id(data)
+        visit_id = visit_id_of(data)
         if visit_id is None:
             return refusal("invalid", "visit_id is required.")
         _, me = visits.load_visit(who, visit_id)
@@ -215,7 +161,7 @@ def register(socketio: SocketIO) -> None:
     @event(socketio, "leave_visit")
     def leave_visit_event(who, connection, data):
         """Hang up: leave the room; the others get peer_left."""
-        visit_id = _visit_id(data)
+        visit_id = visit_id_of(data)
         if visit_id is None:
             return refusal("invalid", "visit_id is required.")
         visits.leave_visit(who, visit_id, request.sid)
@@ -225,7 +171,7 @@ def register(socketio: SocketIO) -> None:
     @event(socketio, "signal")
     def signal(who, connection, data):
         """Relay an offer, answer or ICE candidate to one admitted peer of the same visit."""
-        visit_id = _visit_id(data)
+        visit_id = visit_id_of(data)
         target, payload = data.get("to"), data.get("data")
         if visit_id is None or not isinstance(target, str) or not isinstance(payload, dict):
             return refusal("invalid", "visit_id, to and data are required.")
@@ -239,7 +185,7 @@ def register(socketio: SocketIO) -> None:
     @event(socketio, "media_state")
     def media_state(who, connection, data):
         """Someone in the call muted or turned their camera off (or on): the others are told."""
-        visit_id = _visit_id(data)
+        visit_id = visit_id_of(data)
         audio, video = data.get("audio"), data.get("video")
         if visit_id is None or not isinstance(audio, bool) or not isinstance(video, bool):
             return refusal("invalid", "visit_id, audio and video are required.")
@@ -254,6 +200,8 @@ def register(socketio: SocketIO) -> None:
             include_self=False,
         )
         return {"ok": True}
+
+    in_call.register(socketio)
 
 
 def _admitted_sids(visit_id: int, sids: list[str]) -> set[str]:

@@ -51,8 +51,16 @@ class Message:
 
 
 @dataclass
+class RoomMove:
+    sid: str
+    leave: tuple[str, ...]
+    enter: tuple[str, ...]
+
+
+@dataclass
 class Outbox:
     messages: list[Message] = field(default_factory=list)
+    moves: list[RoomMove] = field(default_factory=list)
 
     def add(self, event: str, stream: str, payload: dict) -> None:
         """A live update on a versioned stream (dashboards, directory)."""
@@ -61,6 +69,13 @@ class Outbox:
     def add_call(self, event: str, room: str, payload: dict) -> None:
         """A call-room message (waiting and visit rooms); not versioned."""
         self.messages.append(Message(event, room, payload, versioned=False))
+
+    def move(self, sid: str | None, leave: tuple[str, ...] = (), enter: tuple[str, ...] = ()):
+        """Take a connection out of rooms and into others (the host admitted, moved back or
+        removed someone): done after the messages, so it hears the news about itself, and
+        wherever it is connected (the message queue carries it to its instance)."""
+        if sid:
+            self.moves.append(RoomMove(sid, tuple(leave), tuple(enter)))
 
     def stamp(self) -> None:
         """Advance each stream's version in the open transaction; call before commit."""
@@ -92,6 +107,15 @@ class Outbox:
                 # Event and room only: payloads carry patient names.
                 logger.exception("could not publish %s to %s", message.event, message.room)
         self.messages.clear()
+        for move in self.moves:
+            try:
+                for room in move.leave:
+                    socketio.server.leave_room(move.sid, room, namespace="/")
+                for room in move.enter:
+                    socketio.server.enter_room(move.sid, room, namespace="/")
+            except Exception:
+                logger.exception("could not move a connection between call rooms")
+        self.moves.clear()
 
 
 def advance_streams(counts: dict[str, int]) -> dict[str, int]:

@@ -18,7 +18,12 @@ from app.services.notifications import notify
 from app.services.schedule import announce_row
 from clinicqueue import VisitState
 
-KINDS = {"send_invite": "invite", "send_reminder": "reminder", "send_cancellation": "cancelled"}
+KINDS = {
+    "send_invite": "invite",
+    "send_reminder": "reminder",
+    "send_cancellation": "cancelled",
+    "send_join_now": "join_now",  # someone added during a session
+}
 STILL_TO_COME = (VisitState.SCHEDULED, VisitState.OPEN, VisitState.IN_CALL)
 
 
@@ -32,6 +37,7 @@ def _participant(job: Job) -> Participant:
 @handles("send_invite")
 @handles("send_reminder")
 @handles("send_cancellation")
+@handles("send_join_now")
 def send_message(job: Job, now: datetime) -> None:
     participant = _participant(job)
     visit = participant.visit
@@ -48,6 +54,7 @@ def refresh_row(job: Job, now: datetime) -> None:
 
 
 @after_each("send_invite")
+@after_each("send_join_now")
 def invitation_settled(job: Job, now: datetime) -> None:
     """The row's "not delivered yet" becomes sent, or shows the error."""
     _publish_row(job.visit_id, now)

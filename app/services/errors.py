@@ -34,3 +34,15 @@ class Conflict(ServiceError):
 class Invalid(ServiceError):
     status = 422
     code = "invalid"
+
+
+class TooLarge(ServiceError):
+    status = 413
+    code = "too_large"
+
+
+class UnsupportedType(ServiceError):
+    """A file whose content is not of an allowed type (whatever its name says)."""
+
+    status = 415
+    code = "unsupported_media_type"

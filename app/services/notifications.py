@@ -99,7 +99,37 @@ def calendar_entry(
     return calendar.to_ical()
 
 
+@dataclass(frozen=True)
+class Invitation:
+    """Someone added during a session, asked to join it now (no appointment time: the
+    session is under way, or the visit has no slot, as an on-demand one)."""
+
+    organisation: str
+    provider_name: str
+    patient_name: str
+
+
+def invitation_now(visit: Visit) -> Invitation:
+    return Invitation(
+        organisation=visit.clinic.organisation if visit.clinic else "Anteroom",
+        provider_name=visit.host.name,
+        patient_name=visit.patient.name if visit.patient else "",
+    )
+
+
+def _join_now_email(visit: Visit, participant: Participant) -> Message:
+    context = {"invite": invitation_now(visit), "link": guest_link(visit, participant)}
+    return Message(
+        subject=f"Join a video session with {context['invite'].provider_name} now",
+        recipients=[participant.email],
+        body=render_template("email/join_now.txt", **context),
+        html=render_template("email/join_now.html", **context),
+    )
+
+
 def email_message(visit: Visit, participant: Participant, kind: str) -> Message:
+    if kind == "join_now":
+        return _join_now_email(visit, participant)
     appt = appointment(visit)
     link = guest_link(visit, participant) if kind != "cancelled" else None
     context = {"appt": appt, "participant": participant, "link": link, "kind": kind}
@@ -119,6 +149,12 @@ def email_message(visit: Visit, participant: Participant, kind: str) -> Message:
 
 
 def sms_text(visit: Visit, participant: Participant, kind: str) -> str:
+    if kind == "join_now":
+        invite = invitation_now(visit)
+        return (
+            f"{invite.organisation}: {invite.provider_name} asks you to join a video session "
+            f"now. Join here: {guest_link(visit, participant)}"
+        )
     appt = appointment(visit)
     if kind == "cancelled":
         return f"{appt.organisation}: your video appointment on {appt.when} is cancelled."

@@ -54,14 +54,22 @@ def request_dict(req: SessionRequest) -> dict:
 
 def participant_dict(participant: Participant) -> dict:
     presence = Presence(participant.presence)
+    # Their connection dropped; they keep their place for the grace period.
+    reconnecting = participant.disconnected_at is not None and presence in (
+        Presence.WAITING,
+        Presence.ADMITTED,
+    )
     return {
         "id": participant.id,
         "user_id": participant.user_id,
         "name": participant.display_name,
         "role": participant.role,
         "presence": presence.value,
-        "status": participant_status(presence),
+        "status": "Reconnecting" if reconnecting else participant_status(presence),
         "waiting_since": iso(participant.waiting_since) if presence == Presence.WAITING else None,
+        "reconnecting": reconnecting,
+        # Moved back by the host: they wait for an Admit (not for the host's return).
+        "held": participant.held,
     }
 
 

@@ -8,7 +8,7 @@ from flask import current_app
 from sqlalchemy import select, update
 
 from app.extensions import db
-from app.models import Participant, Role, User, Visit
+from app.models import Job, Participant, Role, User, Visit
 from app.models.types import utcnow
 from app.realtime.publish import (
     Outbox,
@@ -19,6 +19,7 @@ from app.realtime.publish import (
 )
 from app.services import audit
 from app.services.errors import Conflict, Forbidden, NotFound
+from app.services.jobs import enqueue, handles
 from app.services.schedule import announce_row
 from app.services.serialize import participant_dict, visit_dict
 from clinicqueue import (
@@ -28,8 +29,10 @@ from clinicqueue import (
     VisitAction,
     VisitSource,
     VisitState,
+    admission_refusal,
     arrival_presence,
     host_departure,
+    lets_in_on_entry,
     transition_presence,
     transition_visit,
 )
@@ -100,11 +103,19 @@ def _announce(outbox: Outbox, visit: Visit, changed: list[Participant]) -> None:
         outbox.add_call("participant_updated", waiting_room(visit.id), payload)
 
 
-def _move(participant: Participant, presence: Presence, now: datetime, sid: str | None) -> None:
+def move_presence(
+    participant: Participant,
+    presence: Presence,
+    now: datetime,
+    sid: str | None,
+    held: bool | None = None,
+) -> None:
     """Conditional update: the row must still hold the presence we decided from."""
-    values = {"presence": presence, "updated_at": now, "presence_sid": sid}
+    values = {"presence": presence, "updated_at": now, "presence_sid": sid, "disconnected_at": None}
     if presence == Presence.WAITING and participant.presence != Presence.WAITING:
         values["waiting_since"] = now
+    if held is not None:
+        values["held"] = held
     result = db.session.execute(
         update(Participant)
         .where(Participant.id == participant.id, Participant.presence == participant.presence)
@@ -115,7 +126,9 @@ def _move(participant: Participant, presence: Presence, now: datetime, sid: str 
         raise Conflict("Someone else changed this participant; try again.")
 
 
-def _finish(outbox: Outbox, visit: Visit, changed: list[Participant]) -> None:
+def publish_changes(outbox: Outbox, visit: Visit, changed: list[Participant]) -> None:
+    """Commit, then tell the dashboards, the schedule and the call rooms (and whatever the
+    outbox already holds)."""
     db.session.flush()
     db.session.expire_all()
     visit = db.session.get(Visit, visit.id)
@@ -141,29 +154,47 @@ def enter_visit(who: Who, visit_id: int, sid: str, now: datetime | None = None) 
         _open_booked(visit, me, now)
     if visit.state not in (VisitState.OPEN, VisitState.IN_CALL):
         raise Conflict("This session has ended.", state=visit.state)
+    if me.presence == Presence.REMOVED:
+        raise Conflict("You were removed from this session.", state=visit.state)
     if me.role != "host":
         audit.record(_actor(who), "enter", visit=visit, now=now)
     changed = [me]
+    limit = current_app.config["CALL_MESH_LIMIT"]
+    in_call = sum(p.presence == Presence.ADMITTED for p in visit.participants if p.id != me.id)
     if me.role == "host":
         if visit.state == VisitState.OPEN:
             visit.state = transition_visit(visit.state, VisitAction.START_CALL, now).state
             visit.started_at = now
         presence = arrival_presence(me.presence, visit.state, True, now).presence
-        _move(me, presence, now, sid)
+        move_presence(me, presence, now, sid)
+        in_call += 1
+        # The patient comes in with the host; anyone else waits for an explicit Admit.
         for other in visit.participants:
-            if other.id != me.id and other.presence == Presence.WAITING:
+            if (
+                other.id != me.id
+                and other.presence == Presence.WAITING
+                and lets_in_on_entry(other.role, other.held)
+                and admission_refusal(in_call, limit) is None
+            ):
                 admitted = transition_presence(other.presence, PresenceAction.ADMIT, now)
-                _move(other, admitted.presence, now, other.presence_sid)
+                move_presence(other, admitted.presence, now, other.presence_sid)
                 changed.append(other)
+                in_call += 1
                 audit.record(
                     _actor(who), "admit", visit=visit, detail={"participant_id": other.id}, now=now
                 )
     else:
-        host = next((p for p in visit.participants if p.role == "host"), None)
-        host_in_call = host is not None and host.presence == Presence.ADMITTED
-        presence = arrival_presence(me.presence, visit.state, host_in_call, now).presence
-        _move(me, presence, now, sid)
-    _finish(Outbox(), visit, changed)
+        host_in_call = any(
+            p.role == "host" and p.presence == Presence.ADMITTED for p in visit.participants
+        )
+        self_admitted = lets_in_on_entry(me.role, me.held) and (
+            me.presence == Presence.ADMITTED or admission_refusal(in_call, limit) is None
+        )
+        presence = arrival_presence(
+            me.presence, visit.state, host_in_call, now, self_admitted
+        ).presence
+        move_presence(me, presence, now, sid)
+    publish_changes(Outbox(), visit, changed)
     return presence.value
 
 
@@ -186,7 +217,7 @@ def _leave(visit: Visit, me: Participant, sid: str, now: datetime) -> None:
         presence = transition_presence(me.presence, PresenceAction.LEAVE, now).presence
     except InvalidTransition:
         return
-    _move(me, presence, now, None)
+    move_presence(me, presence, now, None)
     changed = [me]
     hosts_left = not any(
         p.role == "host" and p.presence == Presence.ADMITTED
@@ -198,28 +229,61 @@ def _leave(visit: Visit, me: Participant, sid: str, now: datetime) -> None:
         moved = host_departure({pid: p.presence for pid, p in others.items()}, now)
         for participant_id, outcome in moved.items():
             other = others[participant_id]
-            _move(other, outcome.presence, now, other.presence_sid)
+            move_presence(other, outcome.presence, now, other.presence_sid)
             changed.append(other)
-    _finish(Outbox(), visit, changed)
+    publish_changes(Outbox(), visit, changed)
 
 
 def disconnect_sid(sid: str, now: datetime | None = None) -> list[int]:
-    """A Socket.IO connection closed: whoever it held in a room has left.
-
-    Returns the ids of the visits it left.
+    """A Socket.IO connection closed: whoever it held in a waiting room or call is
+    "reconnecting". They keep their place for RECONNECT_GRACE_SECONDS, so a reload or a
+    dropped network brings them back into the same call (join_visit on a new connection);
+    the job presence_grace lets them go after that. Emits participant_updated. Returns the
+    ids of the visits it was in.
     """
     now = now or utcnow()
+    grace = current_app.config["RECONNECT_GRACE_SECONDS"]
     held = db.session.scalars(select(Participant).where(Participant.presence_sid == sid)).all()
-    left = []
+    dropped = []
     for participant in held:
         _lock(participant.visit_id)
         db.session.refresh(participant)
-        try:
-            _leave(participant.visit, participant, sid, now)
-        except Conflict:
+        if participant.presence_sid != sid:  # a newer connection holds them now
+            db.session.rollback()
             continue
-        left.append(participant.visit_id)
-    return left
+        if grace <= 0:
+            try:
+                _leave(participant.visit, participant, sid, now)
+            except Conflict:
+                continue
+        else:
+            participant.disconnected_at = now
+            enqueue(
+                "presence_grace",
+                now + timedelta(seconds=grace),
+                visit_id=participant.visit_id,
+                participant_id=participant.id,
+                payload={"sid": sid},
+            )
+            publish_changes(Outbox(), participant.visit, [participant])
+        dropped.append(participant.visit_id)
+    return dropped
+
+
+@handles("presence_grace")
+def end_grace(job: Job, now: datetime) -> None:
+    """The grace period of a dropped connection ran out: unless they came back on a new
+    connection (or left or were moved meanwhile), they have left."""
+    participant = db.session.get(Participant, job.participant_id) if job.participant_id else None
+    if participant is None:
+        return
+    _lock(participant.visit_id)
+    db.session.refresh(participant)
+    sid = job.payload.get("sid")
+    if participant.disconnected_at is None or participant.presence_sid != sid:
+        db.session.rollback()
+        return
+    _leave(participant.visit, participant, sid, now)
 
 
 def end_visit(user: User, visit_id: int, now: datetime | None = None) -> Visit:
@@ -252,13 +316,13 @@ def close_rooms(visit: Visit, now: datetime, reason: str) -> None:
     changed = []
     for participant in visit.participants:
         if participant.presence in (Presence.WAITING, Presence.ADMITTED):
-            _move(participant, Presence.LEFT, now, None)
+            move_presence(participant, Presence.LEFT, now, None)
             changed.append(participant)
     outbox = Outbox()
     ended = {"visit_id": visit.id, "reason": reason}
     outbox.add_call("visit_ended", visit_room(visit.id), ended)
     outbox.add_call("visit_ended", waiting_room(visit.id), ended)
-    _finish(outbox, visit, changed)
+    publish_changes(outbox, visit, changed)
 
 
 def take_visit(user: User, visit_id: int, now: datetime | None = None) -> Participant:

@@ -3,8 +3,11 @@ background jobs to a real SMTP server, reminders, retries, cancel, reinvite, com
 
 from __future__ import annotations
 
+import http.server
+import json
 import logging
 import re
+import threading
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
@@ -348,6 +351,85 @@ def test_an_sms_goes_through_the_log_backend_by_default(app, api, clinic, caplog
 
     [line] = [r.getMessage() for r in caplog.records if "SMS to" in r.getMessage()]
     assert "+447911123456" in line and "/join/" in line
+
+
+class Gateway:
+    """A real HTTP server on loopback taking SMS as the http backend posts them."""
+
+    def __init__(self, status: int = 202):
+        received = self.received = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 (http.server's name)
+                length = int(self.headers["Content-Length"])
+                received.append(
+                    (self.headers.get("Authorization"), json.loads(self.rfile.read(length)))
+                )
+                self.send_response(status)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/sms"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def gateway():
+    made = []
+
+    def make(status: int = 202) -> Gateway:
+        made.append(Gateway(status))
+        return made[-1]
+
+    yield make
+    for each in made:
+        each.close()
+
+
+def test_an_sms_goes_to_the_http_gateway_with_its_token(app, api, clinic, gateway, monkeypatch):
+    sms = gateway()
+    monkeypatch.setitem(app.config, "SMS_BACKEND", "http")
+    monkeypatch.setitem(app.config, "SMS_HTTP_URL", sms.url)
+    monkeypatch.setitem(app.config, "SMS_HTTP_TOKEN", "gateway-secret")
+    book(api, clinic, token=clinic.p, patient={"name": "Jo Bloggs", "mobile": "+44 7911 123456"})
+
+    with app.app_context():
+        assert run_due() == 1
+
+    [(authorization, body)] = sms.received
+    assert authorization == "Bearer gateway-secret"
+    assert body["to"] == "+447911123456"
+    assert "/join/" in body["body"]
+
+
+@pytest.mark.parametrize("status", [500, None])
+def test_a_gateway_that_fails_or_is_down_leaves_the_sms_to_retry(
+    app, api, clinic, gateway, monkeypatch, status
+):
+    monkeypatch.setitem(app.config, "SMS_BACKEND", "http")
+    if status is None:
+        down = gateway()
+        url = down.url
+        down.close()  # nothing listens there any more
+    else:
+        url = gateway(status).url
+    monkeypatch.setitem(app.config, "SMS_HTTP_URL", url)
+    monkeypatch.setitem(app.config, "SMS_HTTP_TOKEN", None)
+    book(api, clinic, token=clinic.p, patient={"name": "Jo Bloggs", "mobile": "+44 7911 123456"})
+
+    with app.app_context():
+        run_due()
+        [job] = [j for j in db.session.scalars(select(Job)) if j.kind == "send_invite"]
+        assert job.done_at is None
+        assert job.attempts == 1
+        assert "SMS gateway" in job.last_error
 
 
 # Cancel, reinvite, complete -------------------------------------------------------------

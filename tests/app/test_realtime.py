@@ -4,12 +4,14 @@ resync, the waiting room and the signaling relay."""
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
 
 from app.extensions import socketio
 from app.models import Role
+from app.services import jobs
 from tests.app.helpers import presence_of, set_last_seen, visit_rows
 from tests.conftest import Auth
 
@@ -591,18 +593,66 @@ def test_leave_visit_marks_the_patient_left_and_the_provider_dashboard_sees_it(a
     assert refused["error"]["code"] == "forbidden"
 
 
-def test_disconnecting_marks_the_patient_left_and_the_provider_dashboard_sees_it(app, clinic, call):
+def grace_runs_out(app, seconds: float | None = None) -> None:
+    """Run the jobs due once the reconnection grace period (or `seconds`) has passed."""
+    wait = app.config["RECONNECT_GRACE_SECONDS"] if seconds is None else seconds
+    with app.app_context():
+        jobs.run_due(datetime.now(UTC) + timedelta(seconds=wait + 1))
+
+
+def test_a_dropped_connection_is_reconnecting_then_left_after_the_grace_period(app, clinic, call):
     dashboard = clinic.connect(clinic.provider)
     dashboard.get_received()
 
     call.patient.disconnect()
 
+    # They keep their place for the grace period: the others see them reconnecting.
+    assert presence_of(app, call.visit_id, clinic.requester.id) == "admitted"
+    [summary] = received(dashboard, "visit_updated")
+    patient = next(p for p in summary["participants"] if p["role"] == "patient")
+    assert (patient["presence"], patient["reconnecting"], patient["status"]) == (
+        "admitted",
+        True,
+        "Reconnecting",
+    )
+    left = received(call.host, "peer_left")
+    assert {"visit_id": call.visit_id, "sid": call.patient_sid, "reconnecting": True} in left
+
+    grace_runs_out(app, seconds=app.config["RECONNECT_GRACE_SECONDS"] - 5)
+    assert presence_of(app, call.visit_id, clinic.requester.id) == "admitted"  # not yet
+
+    grace_runs_out(app)
     assert presence_of(app, call.visit_id, clinic.requester.id) == "left"
     [summary] = received(dashboard, "visit_updated")
     assert summary["state"] == "in_call"
     patient = next(p for p in summary["participants"] if p["role"] == "patient")
-    assert patient["presence"] == "left"
-    assert {"visit_id": call.visit_id, "sid": call.patient_sid} in received(call.host, "peer_left")
+    assert (patient["presence"], patient["reconnecting"]) == ("left", False)
+
+
+def test_coming_back_within_the_grace_period_returns_to_the_same_call(app, clinic, call):
+    call.patient.disconnect()
+    call.host.get_received()
+    again = clinic.connect(clinic.requester)
+
+    ack = again.emit("join_visit", {"visit_id": call.visit_id}, callback=True)
+
+    assert ack["presence"] == "admitted"  # straight back into the call, nobody admits
+    joined = received(call.host, "peer_joined")
+    assert [j["sid"] for j in joined] == [ack["sid"]]  # the host calls the new connection
+    grace_runs_out(app)  # the old connection's grace ends: nothing changes
+    assert presence_of(app, call.visit_id, clinic.requester.id) == "admitted"
+
+
+def test_the_host_dropping_for_good_moves_the_patient_back_after_the_grace_period(
+    app, clinic, call
+):
+    call.host.disconnect()
+    assert presence_of(app, call.visit_id, clinic.requester.id) == "admitted"
+
+    grace_runs_out(app)
+
+    assert presence_of(app, call.visit_id, clinic.provider.id) == "left"
+    assert presence_of(app, call.visit_id, clinic.requester.id) == "waiting"
 
 
 def test_host_leaving_moves_the_patient_back_to_the_waiting_room(app, clinic, call):
@@ -646,9 +696,11 @@ def test_a_stale_connection_closing_does_not_undo_a_newer_arrival(app, clinic, a
     new_tab.emit("join_visit", {"visit_id": visit_id}, callback=True)
 
     old_tab.disconnect()
+    grace_runs_out(app)
 
     assert presence_of(app, visit_id, clinic.requester.id) == "waiting"
     new_tab.disconnect()
+    grace_runs_out(app)
     assert presence_of(app, visit_id, clinic.requester.id) == "left"
 
 

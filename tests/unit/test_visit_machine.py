@@ -11,8 +11,10 @@ from clinicqueue import (
     PresenceAction,
     VisitAction,
     VisitState,
+    admission_refusal,
     arrival_presence,
     host_departure,
+    lets_in_on_entry,
     participant_status,
     transition_presence,
     transition_visit,
@@ -67,7 +69,7 @@ PRESENCE_ALLOWED = [
     pytest.param(P.ADMITTED, PA.MOVE_BACK, P.WAITING, id="move someone admitted back"),
     pytest.param(P.WAITING, PA.LEAVE, P.LEFT, id="someone waiting leaves"),
     pytest.param(P.ADMITTED, PA.LEAVE, P.LEFT, id="someone admitted leaves"),
-    pytest.param(P.WAITING, PA.REMOVE, P.REMOVED, id="remove someone waiting"),
+    pytest.param(P.WAITING, PA.DENY, P.REMOVED, id="deny someone waiting"),
     pytest.param(P.ADMITTED, PA.REMOVE, P.REMOVED, id="remove someone admitted"),
 ]
 PRESENCE_FORBIDDEN = [
@@ -75,6 +77,11 @@ PRESENCE_FORBIDDEN = [
     pytest.param(P.ABSENT, PA.MOVE_BACK, id="move back someone who never arrived"),
     pytest.param(P.ABSENT, PA.LEAVE, id="someone who never arrived leaves"),
     pytest.param(P.ABSENT, PA.REMOVE, id="remove someone who never arrived"),
+    pytest.param(P.ABSENT, PA.DENY, id="deny someone who never arrived"),
+    pytest.param(P.WAITING, PA.REMOVE, id="remove someone waiting (that is deny)"),
+    pytest.param(P.ADMITTED, PA.DENY, id="deny someone already in the call"),
+    pytest.param(P.LEFT, PA.DENY, id="deny someone who left"),
+    pytest.param(P.REMOVED, PA.DENY, id="deny someone removed"),
     pytest.param(P.WAITING, PA.ARRIVE, id="someone waiting arrives again"),
     pytest.param(P.WAITING, PA.MOVE_BACK, id="move back someone still waiting"),
     pytest.param(P.ADMITTED, PA.ARRIVE, id="someone admitted arrives again"),
@@ -256,6 +263,40 @@ def test_nobody_enters_a_visit_that_is_not_open(visit_state, host_in_call):
 def test_removed_participant_cannot_enter_again():
     with pytest.raises(InvalidTransition):
         arrival_presence(Presence.REMOVED, VisitState.IN_CALL, host_in_call=True, now=NOW)
+
+
+@pytest.mark.parametrize("presence", [Presence.ABSENT, Presence.LEFT, Presence.WAITING], ids=str)
+def test_someone_who_may_not_let_themselves_in_waits_even_with_the_host_in_the_call(presence):
+    outcome = arrival_presence(presence, VisitState.IN_CALL, True, NOW, self_admitted=False)
+
+    assert outcome.presence == Presence.WAITING
+
+
+@pytest.mark.parametrize(
+    ("role", "held", "lets_in"),
+    [
+        ("patient", False, True),
+        ("patient", True, False),
+        ("guest", False, False),
+        ("guest", True, False),
+    ],
+)
+def test_only_the_patient_not_moved_back_goes_in_with_the_host(role, held, lets_in):
+    assert lets_in_on_entry(role, held) is lets_in
+
+
+@pytest.mark.parametrize(("admitted", "limit"), [(0, 4), (3, 4), (1, 2)])
+def test_admission_is_allowed_below_the_mesh_limit(admitted, limit):
+    assert admission_refusal(admitted, limit) is None
+
+
+@pytest.mark.parametrize(("admitted", "limit"), [(4, 4), (5, 4), (2, 2)])
+def test_admission_is_refused_at_the_mesh_limit_saying_why(admitted, limit):
+    message = admission_refusal(admitted, limit)
+
+    assert message is not None
+    assert f"{admitted} people" in message
+    assert f"({limit})" in message
 
 
 def test_arrival_events_carry_the_time_given():

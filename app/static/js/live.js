@@ -188,7 +188,9 @@ export function clock(iso, now = Date.now()) {
 let audio = null;
 /**
  * The alert sound: two short rising tones. Counts every alert in window.anteroomAlerts, so
- * tests (and anyone debugging a silent kiosk) can see an alert was raised.
+ * tests (and anyone debugging a silent kiosk) can see an alert was raised. Returns the
+ * AudioContext (null without one): still "suspended" a moment later, the browser is holding
+ * the sound until the page is pressed.
  */
 export function chime() {
   window.anteroomAlerts = (window.anteroomAlerts || 0) + 1;
@@ -210,6 +212,7 @@ export function chime() {
       osc.stop(now + i * 0.18 + 0.4);
     }
   } catch { /* no audio device: the visual alert still shows */ }
+  return audio;
 }
 
 export function serviceLabel(service) {

@@ -12,6 +12,7 @@
 // appointment) can leave it to a colleague (Leave session) or end it (End consultation).
 import { io } from "/static/vendor/socket.io.esm.min.js";
 import { api, errorMessage, followSignOut, isBusy, setBusy, showError, watchIdle } from "./live.js";
+import { connectPeople } from "./people.js";
 
 const config = JSON.parse(document.getElementById("room-config").textContent);
 const visitId = config.visit.id;
@@ -106,6 +107,8 @@ function finish(title, text) {
   const back = document.getElementById("overlay-back");
   if (back) back.hidden = false;
   document.getElementById("end-dialog")?.close(); // nothing left to end
+  people?.stop();
+  hideNotice();
   socket.disconnect();
 }
 
@@ -214,6 +217,8 @@ async function startMedia() {
 }
 
 const socket = io({ transports: ["websocket", "polling"], autoConnect: false });
+// The host's session information panel (people.js): who waits, who is in the call.
+const people = isHost ? connectPeople({ socket, visitId, me: config.me }) : null;
 
 function send(data) {
   if (remoteSid) socket.emit("signal", { visit_id: visitId, to: remoteSid, data });
@@ -395,6 +400,7 @@ function join() {
     }
     stats.presence = answer.presence;
     mark(`joined_${answer.presence}`);
+    people?.reload(); // in the visit's rooms now: every change from here on reaches us
     showMessages(answer.messages ?? []);
     if (answer.presence === "admitted") {
       showWaitingRoom(false);
@@ -458,13 +464,41 @@ function inOrder(handler) {
   };
 }
 
-socket.on("participant_updated", inOrder(({ participant }) => {
+// Which hosts are in the call, as this page last heard. Kept apart from the call's queue
+// (below): the news of a host leaving, published with our own move back, is then in by
+// the time we say why we are waiting again.
+const hostsInCall = new Set(
+  (config.visit.participants ?? []).filter((p) => p.role === "host" && p.presence === "admitted").map((p) => p.id),
+);
+socket.on("participant_updated", ({ participant } = {}) => {
+  if (participant?.role !== "host") return;
+  if (participant.presence === "admitted") hostsInCall.add(participant.id);
+  else hostsInCall.delete(participant.id);
+});
+
+socket.on("participant_updated", inOrder(async ({ participant }) => {
   // A provider taking a guest enters the call just before admitting them: that is who
   // the guest is about to see.
   if (!isHost && participant.role === "host" && participant.presence === "admitted") {
     setOtherName(participant.name);
   }
   if (participant.id !== config.me.participant_id || ended) return;
+  if (participant.presence === "removed") {
+    // The host denied us from the waiting room, or removed us from the call: a guest's link
+    // stops working, and the signed_out that follows must not replace these words (ended).
+    const back = isGuest ? "" : " You can return to your dashboard.";
+    if (stats.presence === "waiting") {
+      finish("The host did not let you in", isGuest
+        ? "Your link no longer opens this appointment. If you think this is a mistake, contact the clinic."
+        : `You cannot join this session.${back}`);
+    } else {
+      finish("You were removed from this session", isGuest
+        ? "The host ended your part in this consultation, and your link no longer opens it. You can close this page."
+        : `The host ended your part in this session.${back}`);
+    }
+    stats.presence = "removed";
+    return;
+  }
   if (participant.presence === "admitted" && stats.presence === "waiting") {
     // We were admitted: take our place in the call room, once. Our own re-join announces
     // "admitted" again before its answer arrives; a second join would make the host start
@@ -472,10 +506,22 @@ socket.on("participant_updated", inOrder(({ participant }) => {
     stats.presence = "joining";
     join();
   } else if (participant.presence === "waiting" && stats.presence === "admitted") {
-    // The host left the call: we are back in the waiting room until they enter again.
+    // Back in the waiting room: the host moved us back, or left the call.
     stats.presence = "waiting";
     mark("moved_back");
     closePeer();
+    // A host leaving is published with our own move: let that news arrive first.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    if (ended || stats.presence !== "waiting") return;
+    if (hostsInCall.size > 0) {
+      show(
+        "The host moved you back to the waiting room",
+        "Please stay on this page: the call starts again when they let you in.",
+        "You are in the waiting room",
+      );
+      showWaitingRoom(true);
+      return;
+    }
     if (isGuest) {
       // A booked visit's provider may hand the patient to a colleague: not "when they return".
       showWaiting(`${config.other_name} left the call. You are back in the waiting room; please stay on this page.`);
@@ -554,12 +600,37 @@ function stopMicCheck() {
   micMeter = null;
 }
 
-muteButton.addEventListener("click", () => {
-  const muted = muteButton.getAttribute("aria-pressed") !== "true";
+function setMuted(muted) {
   for (const track of localStream?.getAudioTracks() ?? []) track.enabled = !muted;
   muteButton.setAttribute("aria-pressed", String(muted));
   muteButton.textContent = muted ? "Unmute" : "Mute";
   sendMediaState();
+  if (!muted) hideNotice(); // "asked you to mute" is over
+}
+muteButton.addEventListener("click", () => setMuted(muteButton.getAttribute("aria-pressed") !== "true"));
+
+// What the host did that concerns this page, in the corner until dismissed (or moot).
+const notice = document.getElementById("room-notice");
+function notify(text) {
+  document.getElementById("room-notice-text").textContent = text;
+  notice.hidden = false;
+  const announcer = document.getElementById("room-announce");
+  announcer.textContent = "";
+  setTimeout(() => { announcer.textContent = text; }, 50); // the same words twice: read twice
+}
+function hideNotice() {
+  notice.hidden = true;
+}
+document.getElementById("room-notice-close").addEventListener("click", () => {
+  hideNotice();
+  muteButton.focus();
+});
+
+// The host asked us to mute: muted as the Mute button does it, and told so.
+socket.on("mute_requested", ({ by } = {}) => {
+  if (ended) return;
+  setMuted(true);
+  notify(`${by || "The host"} asked you to mute. You can unmute when you need to.`);
 });
 cameraButton.addEventListener("click", () => {
   const off = cameraButton.getAttribute("aria-pressed") !== "true";
@@ -569,16 +640,32 @@ cameraButton.addEventListener("click", () => {
   sendMediaState();
 });
 /** Hang up and go back to the dashboard (or the schedule); the visit goes on without us. */
-function leaveAndGoBack() {
+function leaveAndGoBack(to = config.back_url) {
   ended = true;
   socket.emit("leave_visit", { visit_id: visitId }, () => {
     closePeer();
     stopMedia();
     socket.disconnect();
-    window.location.assign(config.back_url);
+    window.location.assign(to);
   });
-  setTimeout(() => window.location.assign(config.back_url), 1500);
+  setTimeout(() => window.location.assign(to), 1500);
 }
+
+// Following a link away from the room (Back to dashboard, the menu) is leaving it: the
+// others see them go at once. Only a dropped connection (a reload, a network cut, a
+// closed tab) keeps their place for the grace period. The visit's own files open in
+// place and are not a departure.
+document.addEventListener("click", (event) => {
+  const link = event.target.closest("a[href]");
+  if (!link || ended || event.defaultPrevented || event.button !== 0) return;
+  if (event.ctrlKey || event.metaKey || event.shiftKey || event.altKey) return;
+  if (link.target === "_blank" || link.hasAttribute("download")) return;
+  const url = new URL(link.href, window.location.href);
+  if (url.origin !== window.location.origin) return;
+  if (url.pathname === window.location.pathname || url.pathname.startsWith(`/visits/${visitId}/`)) return;
+  event.preventDefault();
+  leaveAndGoBack(url.href);
+});
 
 /** A guest hangs up: out of the waiting room or call, camera off, with a way back in. */
 function leaveAsGuest() {
@@ -625,7 +712,7 @@ document.getElementById("hangup")?.addEventListener("click", () => {
   else leaveAndGoBack();
 });
 document.getElementById("rejoin")?.addEventListener("click", returnAsGuest);
-document.getElementById("leave")?.addEventListener("click", leaveAndGoBack);
+document.getElementById("leave")?.addEventListener("click", () => leaveAndGoBack());
 
 // End consultation: asked once more in a dialog, since it ends the visit for everyone.
 const endDialog = document.getElementById("end-dialog");

@@ -1,0 +1,60 @@
+"""JSON API v1: a visit's chat (with files) and the caller's private notes on it.
+
+Registered on the API blueprint of app.api.routes (same authentication, CSRF rules and
+error handling). Guests have no token: their room page uses app.visits.chat_routes and
+Socket.IO instead.
+"""
+
+from __future__ import annotations
+
+from flask import current_app, jsonify, request
+from flask_login import current_user
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from app.api.routes import bp, json_body
+from app.auth.access import role_required
+from app.security import accepts_upload
+from app.services import chat, notes
+from app.visits.chat_routes import attachment_response, upload_from_request
+
+
+@bp.get("/visits/<id:visit_id>/messages")
+@role_required()
+def list_messages(visit_id: int):
+    """The chat so far, oldest first: [{id, author, text, attachment?, sent_at}]."""
+    return jsonify(chat.messages_for(current_user, visit_id))
+
+
+@bp.post("/visits/<id:visit_id>/messages")
+@accepts_upload
+@role_required()
+def post_message(visit_id: int):
+    """Write to the chat: JSON {text}, or multipart with a `file` (and maybe `text`)."""
+    if request.mimetype == "multipart/form-data":
+        text, upload = request.form.get("text"), upload_from_request()
+    else:
+        # Only a file may be as large as MAX_UPLOAD_BYTES; JSON keeps the ordinary limit.
+        request.max_content_length = current_app.config["MAX_CONTENT_LENGTH"]
+        if (request.content_length or 0) > request.max_content_length:
+            raise RequestEntityTooLarge()
+        text, upload = json_body().get("text"), None
+    return jsonify(chat.post_message(current_user, visit_id, text, upload)), 201
+
+
+@bp.get("/visits/<id:visit_id>/attachments/<id:attachment_id>")
+@role_required()
+def download_attachment(visit_id: int, attachment_id: int):
+    return attachment_response(chat.attachment_for_download(current_user, visit_id, attachment_id))
+
+
+@bp.get("/visits/<id:visit_id>/notes")
+@role_required()
+def list_notes(visit_id: int):
+    """The caller's own private notes on the visit, oldest first."""
+    return jsonify(notes.notes_of(current_user, visit_id))
+
+
+@bp.post("/visits/<id:visit_id>/notes")
+@role_required()
+def add_note(visit_id: int):
+    return jsonify(notes.add_note(current_user, visit_id, json_body().get("text"))), 201

@@ -1,0 +1,80 @@
+"""Private notes: what a provider (or another member of staff) writes down about a visit
+for themselves. Only their author ever reads them, during the visit and afterwards (from
+the provider's sessions and the clinic schedule). Writing and reading are audited."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import Participant, PrivateNote, Role, Visit
+from app.models.types import utcnow
+from app.services import audit
+from app.services.chat import visit_for_reader
+from app.services.errors import Forbidden, Invalid
+from app.services.serialize import iso
+from app.services.text import clean_text
+from app.services.visits import Who
+
+MAX_LENGTH = 10_000
+STAFF_ROLES = (Role.PROVIDER, Role.SCHEDULER, Role.ADMIN)
+
+
+def note_dict(note: PrivateNote) -> dict:
+    return {
+        "id": note.id,
+        "visit_id": note.visit_id,
+        "text": note.text,
+        "written_at": iso(note.created_at),
+    }
+
+
+def _visit_for_keeper(who: Who, visit_id: int) -> Visit:
+    """The visit, for a member of staff who is in it or works in its clinic (NotFound
+    for anyone who may not see it; Forbidden for a guest or requester who may)."""
+    visit, _ = visit_for_reader(who, visit_id)
+    if isinstance(who, Participant) or not who.has_role(*STAFF_ROLES):
+        raise Forbidden("Only staff keep notes on a visit.")
+    return visit
+
+
+def add_note(who: Who, visit_id: int, text, now: datetime | None = None) -> dict:
+    """A member of staff writes a private note on a visit (a guest or a requester is
+    refused). Commits; nobody is told."""
+    now = now or utcnow()
+    visit = _visit_for_keeper(who, visit_id)
+    if text is not None and not isinstance(text, str):
+        raise Invalid("text must be text.", fields={"text": "Not text."})
+    text = clean_text(text or "")
+    if not text:
+        raise Invalid("Write the note.", fields={"text": "Required."})
+    if len(text) > MAX_LENGTH:
+        raise Invalid(
+            "The note is too long.", fields={"text": f"Keep it under {MAX_LENGTH} characters."}
+        )
+    note = PrivateNote(visit_id=visit.id, author_id=who.id, text=text, created_at=now)
+    db.session.add(note)
+    db.session.flush()
+    audit.record(
+        audit.Actor.user(who), "note_add", visit=visit, detail={"note_id": note.id}, now=now
+    )
+    found = note_dict(note)
+    db.session.commit()
+    return found
+
+
+def notes_of(who: Who, visit_id: int, now: datetime | None = None) -> list[dict]:
+    """The caller's own notes on a visit, oldest first (never anyone else's). The reading
+    is audited. Commits."""
+    visit = _visit_for_keeper(who, visit_id)
+    found = db.session.scalars(
+        select(PrivateNote)
+        .where(PrivateNote.visit_id == visit.id, PrivateNote.author_id == who.id)
+        .order_by(PrivateNote.created_at, PrivateNote.id)
+    )
+    notes = [note_dict(n) for n in found]
+    audit.record(audit.Actor.user(who), "notes_read", visit=visit, now=now)
+    db.session.commit()
+    return notes
