@@ -23,7 +23,15 @@ app/static/vendor/socket.io.esm.min.js: node_modules/.package-lock.json
 	mkdir -p app/static/vendor
 	cp node_modules/socket.io-client/dist/socket.io.esm.min.js app/static/vendor/
 
-assets: app/static/vendor/socket.io.esm.min.js
+# Background blur: MediaPipe's selfie segmentation (its script, WebAssembly and model),
+# served from here; nothing is fetched from the internet when a call blurs.
+app/static/vendor/selfie_segmentation/selfie_segmentation.js: node_modules/.package-lock.json
+	mkdir -p app/static/vendor/selfie_segmentation
+	cp node_modules/@mediapipe/selfie_segmentation/*.js node_modules/@mediapipe/selfie_segmentation/*.wasm \
+	  node_modules/@mediapipe/selfie_segmentation/*.data node_modules/@mediapipe/selfie_segmentation/*.tflite \
+	  node_modules/@mediapipe/selfie_segmentation/*.binarypb app/static/vendor/selfie_segmentation/
+
+assets: app/static/vendor/socket.io.esm.min.js app/static/vendor/selfie_segmentation/selfie_segmentation.js
 
 setup: $(BIN)/activate assets
 
@@ -66,6 +74,8 @@ bench: setup
 	$(BIN)/python -m bench.request_latency
 	$(BIN)/python -m bench.call_setup
 	$(BIN)/python -m bench.signin_flood
+	$(BIN)/python -m bench.in_call
+	$(BIN)/python -m bench.schedule
 
 clean:
 	rm -rf $(VENV) node_modules app/static/vendor .pytest_cache .coverage

@@ -83,7 +83,8 @@ def content_security_policy() -> str:
     socket_scheme = "wss" if request.is_secure else "ws"
     policy = {
         "default-src": "'self'",
-        "script-src": "'self'",
+        # A page with the camera may run WebAssembly (the background blur's model); no eval.
+        "script-src": "'self' 'wasm-unsafe-eval'" if _view_flag("uses_media") else "'self'",
         "style-src": "'self'",
         "img-src": "'self' data: blob:",
         "media-src": "'self' blob:",

@@ -56,3 +56,11 @@ def list_snapshots(visit_id: int):
     """The visit's snapshot requests and their answers (staff of the visit)."""
     found = camera_snapshots.snapshots_of(current_user, visit_id)
     return jsonify([camera_snapshots.snapshot_dict(s) for s in found])
+
+
+@bp.post("/visits/<id:visit_id>/participants/<id:participant_id>/host")
+@role_required()
+def hand_over_host(visit_id: int, participant_id: int):
+    """The host hands the visit to another provider in the call (before leaving it)."""
+    changed = participants.hand_over_host(current_user, visit_id, participant_id)
+    return jsonify(participants.person_dict(changed))

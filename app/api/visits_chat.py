@@ -7,14 +7,19 @@ Socket.IO instead.
 
 from __future__ import annotations
 
+import re
+
 from flask import current_app, jsonify, request
 from flask_login import current_user
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.api.routes import bp, json_body
 from app.auth.access import role_required
+from app.models import Role
+from app.models.types import MAX_ID
 from app.security import accepts_upload
 from app.services import chat, notes
+from app.services.errors import Invalid
 from app.visits.chat_routes import attachment_response, upload_from_request
 
 
@@ -58,3 +63,23 @@ def list_notes(visit_id: int):
 @role_required()
 def add_note(visit_id: int):
     return jsonify(notes.add_note(current_user, visit_id, json_body().get("text"))), 201
+
+
+@bp.get("/notes")
+@role_required(Role.PROVIDER, Role.SCHEDULER, Role.ADMIN)
+def list_noted_visits():
+    """The visits the caller keeps private notes on, the latest written first:
+    [{visit_id, count, last_written_at, clinic_id, state, starts_at, patient, service}].
+    `?visit_id=1,2,3` asks about those visits only (the rows a schedule page shows)."""
+    raw = request.args.get("visit_id")
+    visit_ids = None
+    if raw is not None:
+        parts = [part.strip() for part in raw.split(",") if part.strip()]
+        valid = all(re.fullmatch(r"[0-9]{1,10}", p) and 1 <= int(p) <= MAX_ID for p in parts)
+        if len(parts) > notes.MAX_NOTED_VISITS or not valid:
+            raise Invalid(
+                f"visit_id: up to {notes.MAX_NOTED_VISITS} visit ids, separated by commas.",
+                fields={"visit_id": "Not a list of visit ids."},
+            )
+        visit_ids = [int(part) for part in parts]
+    return jsonify(notes.noted_visits(current_user, visit_ids))

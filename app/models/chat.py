@@ -61,8 +61,8 @@ class PrivateNote(db.Model):
 
 class CameraSnapshot(db.Model):
     """A still of one participant's camera, asked for by staff in the call and taken only
-    with that participant's consent: requested → denied | allowed → saved. The image
-    lives beside the chat's files, under a random name."""
+    with that participant's consent: requested → denied | allowed → saved, or expired when
+    left unfinished. The image lives beside the chat's files, under a random name."""
 
     __tablename__ = "camera_snapshots"
 

@@ -170,16 +170,25 @@ def register(socketio: SocketIO) -> None:
 
     @event(socketio, "signal")
     def signal(who, connection, data):
-        """Relay an offer, answer or ICE candidate to one admitted peer of the same visit."""
+        """Relay an offer, answer or ICE candidate to one admitted peer of the same visit,
+        saying who sent it (their participant id, and whether they host)."""
         visit_id = visit_id_of(data)
         target, payload = data.get("to"), data.get("data")
         if visit_id is None or not isinstance(target, str) or not isinstance(payload, dict):
             return refusal("invalid", "visit_id, to and data are required.")
-        if not _both_admitted(visit_id, request.sid, target):
+        admitted = _admitted_in(visit_id, [request.sid, target])
+        if target == request.sid or set(admitted) != {request.sid, target}:
             db.session.rollback()
             return refusal("forbidden", "Not in this call.")
+        me = admitted[request.sid]
+        # Who sent it, as the server knows them: the receiver never trusts the payload's word.
+        sender = {"participant_id": me.id, "host": me.role == "host"}
         db.session.rollback()
-        emit("signal", {"visit_id": visit_id, "from": request.sid, "data": payload}, to=target)
+        emit(
+            "signal",
+            {"visit_id": visit_id, "from": request.sid, "sender": sender, "data": payload},
+            to=target,
+        )
         return {"ok": True}
 
     @event(socketio, "media_state")
@@ -204,24 +213,20 @@ def register(socketio: SocketIO) -> None:
     in_call.register(socketio)
 
 
-def _admitted_sids(visit_id: int, sids: list[str]) -> set[str]:
-    return set(
-        db.session.scalars(
-            db.select(Participant.presence_sid).where(
-                Participant.visit_id == visit_id,
-                Participant.presence == "admitted",
-                Participant.presence_sid.in_(sids),
-            )
-        ).all()
-    )
+def _admitted_in(visit_id: int, sids: list[str]) -> dict[str, Participant]:
+    """Of these connections, those holding someone admitted to the visit's call."""
+    found = db.session.scalars(
+        db.select(Participant).where(
+            Participant.visit_id == visit_id,
+            Participant.presence == "admitted",
+            Participant.presence_sid.in_(sids),
+        )
+    ).all()
+    return {p.presence_sid: p for p in found}
 
 
 def _admitted(visit_id: int, sid: str) -> bool:
-    return _admitted_sids(visit_id, [sid]) == {sid}
-
-
-def _both_admitted(visit_id: int, sender: str, target: str) -> bool:
-    return sender != target and _admitted_sids(visit_id, [sender, target]) == {sender, target}
+    return sid in _admitted_in(visit_id, [sid])
 
 
 def _announce_departure(visit_id: int, sid: str) -> None:

@@ -67,6 +67,15 @@ def register_people(socketio: SocketIO) -> None:
         added = participants.add_participant(who, visit_id, person)
         return {"participant": participants.person_dict(added)}
 
+    @event(socketio, "hand_over_host")
+    def hand_over_host(who, connection, data):
+        """The host hands the visit to another provider in the call before leaving."""
+        visit_id, participant_id = visit_id_of(data), _participant_id(data)
+        if visit_id is None or participant_id is None:
+            return refusal("invalid", "visit_id and participant_id are required.")
+        changed = participants.hand_over_host(who, visit_id, participant_id)
+        return {"participant": participants.person_dict(changed)}
+
     @event(socketio, "mute_participant")
     def mute_participant(who, connection, data):
         """The host asks someone in the call to mute; they get mute_requested."""

@@ -153,10 +153,19 @@ def _decodes(decoder, chunk: bytes, final: bool = False) -> bool:
     return True
 
 
-def _refusal(types: Collection[str]) -> str:
+def _kinds(types: Collection[str]) -> str:
     labels = [_label(t) for t in types]
-    allowed = labels[0] if len(labels) == 1 else f"{', '.join(labels[:-1])} or {labels[-1]}"
-    return f"This kind of file cannot be sent here: send a {allowed} file."
+    return labels[0] if len(labels) == 1 else f"{', '.join(labels[:-1])} or {labels[-1]}"
+
+
+def _refusal(types: Collection[str]) -> str:
+    return f"This kind of file cannot be sent here: send a {_kinds(types)} file."
+
+
+def what_may_be_sent() -> str:
+    """The chat's files in words, for the room page: "PDF, PNG or JPEG, up to 25 MB"."""
+    config = current_app.config
+    return f"{_kinds(config['ATTACHMENT_TYPES'])}, up to {_size(config['MAX_UPLOAD_BYTES'])}"
 
 
 def _size(limit: int) -> str:

@@ -10,7 +10,7 @@ Every request, answer, image and viewing is written to the audit trail.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from flask import current_app
@@ -29,6 +29,7 @@ from clinicqueue import Presence
 
 IMAGE_TYPES = ("image/png", "image/jpeg")
 OPEN_STATES = ("requested", "allowed")
+OPEN_SECONDS = 120  # how long a request waits for its answer and its frame
 
 
 def snapshot_dict(snapshot: CameraSnapshot) -> dict:
@@ -78,6 +79,18 @@ def request_snapshot(
     if target.id == me.id or target.presence != Presence.ADMITTED or not target.presence_sid:
         db.session.rollback()
         raise Conflict("Only someone else in the call can be asked.", presence=target.presence)
+    # A request nobody finished in time (no answer, or a frame that never came: a page
+    # closed, a network cut) lapses, so it never blocks asking again.
+    db.session.execute(
+        db.update(CameraSnapshot)
+        .where(
+            CameraSnapshot.visit_id == visit.id,
+            CameraSnapshot.participant_id == target.id,
+            CameraSnapshot.state.in_(OPEN_STATES),
+            CameraSnapshot.requested_at < now - timedelta(seconds=OPEN_SECONDS),
+        )
+        .values(state="expired")
+    )
     pending = db.session.scalar(
         db.select(CameraSnapshot).where(
             CameraSnapshot.visit_id == visit.id,

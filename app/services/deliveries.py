@@ -42,7 +42,8 @@ def send_message(job: Job, now: datetime) -> None:
     participant = _participant(job)
     visit = participant.visit
     kind = KINDS[job.kind]
-    if kind != "cancelled" and (visit.state not in STILL_TO_COME or not participant.token_hash):
+    revoked = participant.user_id is None and not participant.token_hash  # staff have no link
+    if kind != "cancelled" and (visit.state not in STILL_TO_COME or revoked):
         return  # the visit was cancelled or is over, or this guest's link was revoked
     notify(visit, participant, kind, job.payload.get("channel", "email"))
 

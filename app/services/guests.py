@@ -54,7 +54,12 @@ def link_url(participant: Participant) -> str | None:
 
 def guest_link(visit: Visit, participant: Participant) -> str | None:
     """What a guest opens: the external room's guest link for a visit held there (the
-    other product has its own waiting room), else their own link here."""
+    other product has its own waiting room), else their own link here. A member of staff
+    added to the visit opens its room, signed in."""
+    if participant.user_id is not None:
+        if visit.external_room is not None:
+            return visit.external_room.host_url
+        return f"{current_app.config['PUBLIC_BASE_URL']}/visits/{visit.id}"
     if visit.external_room is not None:
         return visit.external_room.guest_url
     return link_url(participant)

@@ -6,19 +6,22 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import Participant, PrivateNote, Role, Visit
+from app.models import Participant, PrivateNote, Role, User, Visit
 from app.models.types import utcnow
 from app.services import audit
 from app.services.chat import visit_for_reader
+from app.services.clinics import clinics_of
 from app.services.errors import Forbidden, Invalid
 from app.services.serialize import iso
 from app.services.text import clean_text
 from app.services.visits import Who
+from clinicqueue import Presence
 
 MAX_LENGTH = 10_000
+MAX_NOTED_VISITS = 200
 STAFF_ROLES = (Role.PROVIDER, Role.SCHEDULER, Role.ADMIN)
 
 
@@ -78,3 +81,54 @@ def notes_of(who: Who, visit_id: int, now: datetime | None = None) -> list[dict]
     audit.record(audit.Actor.user(who), "notes_read", visit=visit, now=now)
     db.session.commit()
     return notes
+
+
+def noted_visits(
+    user: User, visit_ids: list[int] | None = None, limit: int = MAX_NOTED_VISITS
+) -> list[dict]:
+    """The visits on which the caller keeps notes (of `visit_ids`, when given), the latest
+    written first: how many, when the last one was written, and which visit, among the
+    visits they may still see (they are in it, or work in its clinic). Says nothing any
+    note says, so it is not audited; reading the notes is (`notes_of`). Read only."""
+    last = func.max(PrivateNote.created_at)
+    query = (
+        select(PrivateNote.visit_id, func.count(PrivateNote.id), last)
+        .where(PrivateNote.author_id == user.id)
+        .group_by(PrivateNote.visit_id)
+        .order_by(last.desc(), PrivateNote.visit_id.desc())
+    )
+    if visit_ids is not None:
+        query = query.where(PrivateNote.visit_id.in_(visit_ids))
+    counted = db.session.execute(query).all()
+    if not counted:
+        return []
+    visits = {
+        v.id: v
+        for v in db.session.scalars(select(Visit).where(Visit.id.in_([r[0] for r in counted])))
+    }
+    clinics = {c.id for c in clinics_of(user)}
+    found = []
+    for visit_id, count, written in counted:
+        visit = visits.get(visit_id)
+        me = visit.participant_for(user.id) if visit else None
+        in_it = me is not None and me.presence != Presence.REMOVED
+        if visit is None or not (in_it or visit.clinic_id in clinics):
+            continue
+        patient = next((p for p in visit.participants if p.role == "patient"), None)
+        found.append(
+            {
+                "visit_id": visit.id,
+                "count": count,
+                "last_written_at": iso(written),
+                "clinic_id": visit.clinic_id,
+                "state": visit.state,
+                "starts_at": iso(visit.scheduled_for or visit.created_at),
+                "patient": visit.patient.name
+                if visit.patient
+                else (patient.display_name if patient else "Guest"),
+                "service": visit.service.name if visit.service else None,
+            }
+        )
+        if len(found) == limit:
+            break
+    return found

@@ -15,12 +15,14 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import current_app
+from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import Participant, User, Visit
+from app.models import Participant, Role, User, Visit
 from app.models.types import utcnow
 from app.realtime.publish import Outbox, visit_room, waiting_room
 from app.services import audit
+from app.services.clinics import is_member
 from app.services.errors import Conflict, Forbidden, Invalid, NotFound
 from app.services.guests import issue_link, revoke_links
 from app.services.invitations import enqueue_message, read_person, visit_for_staff
@@ -158,11 +160,25 @@ def ask_to_mute(who: Who, visit_id: int, participant_id: int) -> None:
     outbox.publish()
 
 
+def _colleague(visit: Visit, email: str | None) -> User | None:
+    """The provider this email belongs to, when they work in the visit's clinic (any
+    provider, for an on-demand visit of no clinic): added, they join as staff."""
+    if not email:
+        return None
+    user = db.session.scalar(select(User).where(func.lower(User.email) == email.lower()))
+    if user is None or user.role != Role.PROVIDER or not user.active:
+        return None
+    if visit.clinic_id is not None and not is_member(user.id, visit.clinic_id):
+        return None
+    return user
+
+
 def add_participant(user: User, visit_id: int, data, now: datetime | None = None) -> Participant:
     """The host (or staff of the visit's clinic) adds someone: name, email or mobile, and
     an optional description. They get their own link at once, by email and/or SMS, and
-    wait to be admitted. Refused beyond the call's limit. Emits participant_updated.
-    Commits."""
+    wait to be admitted. A provider of the clinic (by their email) joins as staff instead:
+    their message links to the room, where they enter as a host and can be handed the
+    visit. Refused beyond the call's limit. Emits participant_updated. Commits."""
     now = now or utcnow()
     visit, me = _visit_for(user, visit_id, lock=True)
     if me is not None and me.role != "host":
@@ -188,9 +204,14 @@ def add_participant(user: User, visit_id: int, data, now: datetime | None = None
             f"({limit}). Group calls for more people are not available yet.",
             state=visit.state,
         )
+    colleague = _colleague(visit, person.email)
+    if colleague is not None and visit.participant_for(colleague.id) is not None:
+        db.session.rollback()
+        raise Conflict(f"{colleague.name} is already in this session.", state=visit.state)
     guest = Participant(
-        role="guest",
-        name=person.name,
+        user_id=colleague.id if colleague else None,
+        role="host" if colleague else "guest",
+        name=None if colleague else person.name,
         email=person.email,
         mobile=person.mobile,
         description=person.description,
@@ -199,7 +220,8 @@ def add_participant(user: User, visit_id: int, data, now: datetime | None = None
     )
     visit.participants.append(guest)
     db.session.flush()
-    issue_link(guest)
+    if colleague is None:
+        issue_link(guest)
     for channel, contact in (("email", guest.email), ("sms", guest.mobile)):
         if contact:
             enqueue_message(visit, guest, "send_join_now", now, channel)
@@ -212,3 +234,34 @@ def add_participant(user: User, visit_id: int, data, now: datetime | None = None
     )
     publish_changes(Outbox(), visit, [guest])
     return db.session.get(Participant, guest.id)
+
+
+def hand_over_host(
+    who: Who, visit_id: int, participant_id: int, now: datetime | None = None
+) -> Participant:
+    """A host about to leave hands the visit to another member of staff in the call: the
+    visit is theirs from now on (the schedule shows them; they end it). Emits
+    participant_updated and the visit's updates. Commits."""
+    now = now or utcnow()
+    visit, me = _as_host(who, visit_id)
+    target = next((p for p in visit.participants if p.id == participant_id), None)
+    if target is None:
+        db.session.rollback()
+        raise NotFound("No such participant.")
+    staff = target.user is not None and target.user.role in (Role.PROVIDER,)
+    if target.id == me.id or not staff or target.presence != Presence.ADMITTED:
+        db.session.rollback()
+        raise Conflict(
+            "The host role goes only to another provider in the call.", presence=target.presence
+        )
+    visit.host_id = target.user_id
+    target.role = "host"
+    audit.record(
+        audit.Actor.user(who),
+        "hand_over",
+        visit=visit,
+        detail={"participant_id": target.id, "from_user_id": me.user_id},
+        now=now,
+    )
+    publish_changes(Outbox(), visit, [target])
+    return db.session.get(Participant, target.id)

@@ -1,12 +1,12 @@
 """The visit room: waiting room and call on one page."""
 
-from flask import Blueprint, redirect, render_template
+from flask import Blueprint, current_app, redirect, render_template
 from flask_login import current_user
 
 from app.auth.access import role_required
 from app.models import Participant, Role, Visit
 from app.security import uses_media
-from app.services import external_rooms
+from app.services import attachments, external_rooms
 from app.services.errors import NotFound
 from app.services.ice import ice_servers_for
 from app.services.notifications import appointment
@@ -27,6 +27,9 @@ def render_room(visit: Visit, me: Participant, ice_id: int | str, back_url: str 
         me={"participant_id": me.id, "role": me.role, "name": me.display_name},
         ice_servers=ice_servers_for(ice_id),
         back_url=back_url,
+        # The chat's files: the picker's filter and, in words, what may be sent.
+        upload_types=",".join(current_app.config["ATTACHMENT_TYPES"]),
+        upload_hint=f"You can send {attachments.what_may_be_sent()}.",
         # A booked visit's appointment, as its invitation gave it (the clinic's zone).
         appointment=(
             {

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import struct
 import zlib
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -258,3 +259,19 @@ def test_the_api_asks_too(app, api, clinic, call):
     assert response.status_code == 201
     assert response.get_json()["state"] == "requested"
     assert len(received(call.guest.socket, "snapshot_requested")) == 1
+
+
+def test_a_request_left_unfinished_lapses_so_the_host_can_ask_again(app, call):
+    first = ask(call)
+    answer(call, first["id"], True)  # allowed, but the frame never comes (the page closed)
+    with app.app_context():
+        row = db.session.get(CameraSnapshot, first["id"])
+        row.requested_at = row.requested_at - timedelta(minutes=3)
+        db.session.commit()
+
+    second = ask(call)
+
+    assert second["id"] != first["id"]
+    with app.app_context():
+        assert db.session.get(CameraSnapshot, first["id"]).state == "expired"
+    assert send_frame(call, first["id"], png()).status_code == 409

@@ -7,8 +7,11 @@ import json
 import re
 from datetime import UTC, datetime, timedelta
 
-from app.models import Role
+from app.extensions import db
+from app.models import Participant, Role
+from app.services.guests import link_token
 from app.services.ice import ice_servers_for, turn_credentials
+from tests.app.calls import book, make_clinic, patient_of
 
 
 def test_turn_credentials_follow_coturns_shared_secret_scheme():
@@ -57,3 +60,20 @@ def test_room_page_carries_the_minted_turn_server(app, client, auth, make_user, 
     (turn,) = config["ice_servers"]
     assert turn["urls"] == ["turn:turn.example.org:3478"]
     assert turn["username"].endswith(f":{requester.id}")
+
+
+def test_a_guests_room_page_carries_turn_credentials_of_their_own(app, make_user, api, monkeypatch):
+    monkeypatch.setitem(app.config, "TURN_SECRET", "s3cret")
+    monkeypatch.setitem(app.config, "TURN_URLS", ["turn:turn.example.org:3478"])
+    clinic = make_clinic(app, make_user, api)
+    visit_id = book(api, clinic)
+    with app.app_context():
+        token = link_token(db.session.get(Participant, patient_of(app, visit_id)))
+
+    html = app.test_client().get(f"/join/{token}").get_data(as_text=True)
+
+    config = json.loads(re.search(r'id="room-config">(.*?)</script>', html).group(1))
+    (turn,) = config["ice_servers"]
+    assert turn["urls"] == ["turn:turn.example.org:3478"]
+    assert turn["username"].endswith(f":guest-{patient_of(app, visit_id)}")
+    assert datetime.now(UTC).timestamp() < int(turn["username"].split(":")[0])

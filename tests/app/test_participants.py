@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import pytest
 
 from app.extensions import db, socketio
-from app.models import AuditEvent, Job, Participant, Role
+from app.models import AuditEvent, Job, Participant, Role, Visit
 from app.services import jobs
 from app.services.clinics import add_member, create_clinic
 from app.services.guests import link_token
@@ -533,3 +533,80 @@ def test_a_requester_removed_from_an_on_demand_call_cannot_come_back(
     refused = socks[requester.id].emit("join_visit", {"visit_id": visit_id}, callback=True)
     assert refused["error"]["message"] == "You were removed from this session."
     assert presence(app, station.id) == "removed"
+
+
+# A colleague joins, and takes the visit over -------------------------------------------
+
+
+def test_a_colleague_added_by_email_joins_as_staff_and_enters_without_admit(
+    app, api, team, visit, caplog
+):
+    caplog.set_level(logging.INFO, logger="app")
+    enter(visit)
+
+    response = api.post(
+        f"/visits/{visit.id}/participants",
+        visit.api_token,
+        json={"name": "Ben", "email": team.colleague.email.upper(), "description": "Consultant"},
+    )
+
+    assert response.status_code == 201
+    added = response.get_json()
+    assert (added["name"], added["role"]) == ("Dr. Ben Lindqvist", "host")
+    with app.app_context():
+        jobs.run_due(datetime.now(UTC) + timedelta(seconds=1))
+    mail = "\n".join(r.getMessage() for r in caplog.records)
+    assert f"/visits/{visit.id}" in mail  # the room itself, where they sign in
+    again = api.post(
+        f"/visits/{visit.id}/participants",
+        visit.api_token,
+        json={"name": "Ben", "email": team.colleague.email},
+    )
+    assert again.status_code == 409
+    browser = app.test_client()
+    Auth(browser).login(team.colleague)
+    sock = socketio.test_client(app, flask_test_client=browser)
+    try:
+        assert sock.emit("join_visit", {"visit_id": visit.id}, callback=True)["presence"] == (
+            "admitted"
+        )
+    finally:
+        sock.disconnect()
+
+
+def test_the_host_hands_the_visit_to_a_colleague_in_the_call_before_leaving(
+    app, api, team, visit, socket_client
+):
+    enter(visit)
+    added = api.post(
+        f"/visits/{visit.id}/participants",
+        visit.api_token,
+        json={"name": "Ben", "email": team.colleague.email},
+    ).get_json()
+    browser = app.test_client()
+    Auth(browser).login(team.colleague)
+    colleague = socket_client(flask_client=browser)
+    colleague.emit("join_visit", {"visit_id": visit.id}, callback=True)
+
+    # Only to a provider in the call: not the patient.
+    refused = visit.host.emit(
+        "hand_over_host", {"visit_id": visit.id, "participant_id": visit.jo.id}, callback=True
+    )
+    assert refused["error"]["code"] == "conflict"
+    handed = visit.host.emit(
+        "hand_over_host", {"visit_id": visit.id, "participant_id": added["id"]}, callback=True
+    )
+    assert handed["participant"]["role"] == "host"
+    visit.host.emit("leave_visit", {"visit_id": visit.id}, callback=True)
+
+    with app.app_context():
+        assert db.session.get(Visit, visit.id).host_id == team.colleague.id
+    assert presence(app, visit.jo.id) == "admitted"  # a host is still with her
+    listed = api.get(f"/visits/{visit.id}", team.c).get_json()
+    assert listed["host"]["name"] == "Dr. Ben Lindqvist"
+    # The new host ends it.
+    assert api.post(f"/visits/{visit.id}/end", team.c).status_code == 200
+    assert (
+        "hand_over",
+        {"participant_id": added["id"], "from_user_id": team.provider.id},
+    ) in audited(app, visit.id)

@@ -460,6 +460,9 @@ def call(clinic, api):
 
 
 def test_signal_is_relayed_between_the_two_admitted_participants(call):
+    host_id = participant_id_of(call.host, call.visit_id)
+    patient_id = participant_id_of(call.patient, call.visit_id)
+    call.host.get_received()
     offer = {"type": "offer", "sdp": "v=0 fake"}
 
     ack = call.host.emit(
@@ -468,17 +471,35 @@ def test_signal_is_relayed_between_the_two_admitted_participants(call):
 
     assert ack == {"ok": True}
     assert received(call.patient, "signal") == [
-        {"visit_id": call.visit_id, "from": call.host_sid, "data": offer}
+        {
+            "visit_id": call.visit_id,
+            "from": call.host_sid,
+            "sender": {"participant_id": host_id, "host": True},
+            "data": offer,
+        }
     ]
     assert call.host.get_received() == []
 
-    answer = {"type": "answer", "sdp": "v=0 fake answer"}
+    # What the sender says of itself is not who it is: the server says who sent it.
+    answer = {"type": "answer", "sdp": "v=0 fake answer", "participant_id": host_id, "host": True}
     call.patient.emit(
         "signal", {"visit_id": call.visit_id, "to": call.host_sid, "data": answer}, callback=True
     )
     assert received(call.host, "signal") == [
-        {"visit_id": call.visit_id, "from": call.patient_sid, "data": answer}
+        {
+            "visit_id": call.visit_id,
+            "from": call.patient_sid,
+            "sender": {"participant_id": patient_id, "host": False},
+            "data": answer,
+        }
     ]
+
+
+def participant_id_of(sock, visit_id: int) -> int:
+    """The participant a connection holds in the visit (joining again answers with it)."""
+    answer = sock.emit("join_visit", {"visit_id": visit_id}, callback=True)
+    sock.get_received()
+    return answer["participant_id"]
 
 
 def test_signal_from_someone_outside_the_call_is_refused(clinic, call, make_user):

@@ -94,7 +94,9 @@ def test_provider_accepts_and_enters_and_both_see_each_other(people, clinic):
     screenshot(provider, "room-provider-in-call")
     screenshot(requester, "room-requester-in-call")
 
+    # A host's Hang up asks what they mean: Leave session (the requester waits again).
     provider.get_by_role("button", name="Hang up").click()
+    provider.get_by_role("button", name="Leave session", exact=True).click()
     expect(provider).to_have_url(re.compile(r"/provider$"))
     expect(requester.get_by_role("heading", name="Dr. Ada Okafor left the call")).to_be_visible()
     requester.get_by_role("button", name="Hang up").click()
@@ -158,4 +160,5 @@ def test_requester_waits_in_the_waiting_room_until_the_provider_enters(people, c
     expect(requester).to_have_url(re.compile(r"/requester$"))
     expect(provider.get_by_role("heading", name="Riverside Station left the call")).to_be_visible()
     provider.get_by_role("button", name="Hang up").click()
+    provider.get_by_role("button", name="Leave session", exact=True).click()
     expect(provider).to_have_url(re.compile(r"/provider$"))

@@ -212,7 +212,7 @@ def test_the_host_admits_moves_back_mutes_and_removes_people_from_the_panel(
     menu = host.get_by_role("menu")
     expect(menu).to_be_visible()
     expect(menu.get_by_role("menuitem")).to_have_text(
-        ["Mute", "Move back to waiting room", "Remove from session"]
+        ["Mute", "Request snapshot", "Move back to waiting room", "Remove from session"]
     )
     expect(menu.get_by_role("menuitem", name="Mute")).to_be_focused()
     assert_accessible(host, "the menu of someone in the call")

@@ -61,7 +61,12 @@ def test_host_and_patient_relay_offer_answer_and_candidates(call):
     assert signal(call.patient, call.visit_id, call.host.sid, CANDIDATE) == {"ok": True}
 
     offer = call.patient.wait_for("signal", **{"from": call.host.sid})
-    assert offer == {"visit_id": call.visit_id, "from": call.host.sid, "data": OFFER}
+    assert {k: v for k, v in offer.items() if k != "sender"} == {
+        "visit_id": call.visit_id,
+        "from": call.host.sid,
+        "data": OFFER,
+    }
+    assert offer["sender"]["host"] is True
     call.host.wait_for("signal", data=ANSWER)
     relayed = call.host.wait_for("signal", data=CANDIDATE)
     assert relayed["from"] == call.patient.sid

@@ -25,7 +25,7 @@ const dropped = (p) => (p.reconnecting ? ", reconnecting…" : "");
  * it once the page has (re)joined the visit) and `stop` (the page ended); null when the page
  * has no panel.
  */
-export function connectPeople({ socket, visitId, me }) {
+export function connectPeople({ socket, visitId, me, requestSnapshot = null }) {
   const panel = document.getElementById("people-panel");
   if (!panel) return null;
   const toggle = document.getElementById("people-toggle");
@@ -280,6 +280,8 @@ export function connectPeople({ socket, visitId, me }) {
 
   function openPanel(focus = title) {
     if (stopped) return;
+    // One side panel at a time: the chat (chat.js) closes when this opens, and this when it does.
+    document.dispatchEvent(new CustomEvent("room-panel", { detail: "people" }));
     panel.hidden = false;
     toggle.setAttribute("aria-expanded", "true");
     setModal();
@@ -299,6 +301,9 @@ export function connectPeople({ socket, visitId, me }) {
   }
 
   toggle.addEventListener("click", () => (panel.hidden ? openPanel() : closePanel()));
+  document.addEventListener("room-panel", (event) => {
+    if (event.detail !== "people") closePanel(false);
+  });
   document.getElementById("people-close").addEventListener("click", () => closePanel());
   panel.addEventListener("keydown", (event) => {
     if (event.key !== "Escape" || event.defaultPrevented) return;
@@ -429,12 +434,21 @@ export function connectPeople({ socket, visitId, me }) {
     else fallback.focus();
   });
 
+  /** Ask them for one picture of their camera (snapshot.js); they choose whether to share it. */
+  async function askSnapshot(p, button) {
+    const problem = requestSnapshot ? await requestSnapshot(p.id) : "Snapshots cannot be asked for here.";
+    if (problem) refuse({ message: problem });
+    else say(`${p.name} is asked to share a picture from their camera.`);
+    if (button?.isConnected) button.focus();
+  }
+
   function run(action, p, origin) {
     if (!p || stopped) return;
     if (action === "admit") return admit(p, origin);
     if (action === "deny" || action === "remove") return confirmAction(p, action, origin);
     if (action === "hold") return holdBack(p);
     if (action === "mute") return askToMute(p, origin);
+    if (action === "snapshot") return askSnapshot(p, origin);
   }
 
   const personOf = (el) => people.get(Number(el.closest("[data-key]")?.dataset.key));

@@ -3,6 +3,7 @@ import {
   age, api, chime, clock, connectLive, errorMessage, fromTemplate, isBusy, PRESENCE_PILL, reconcile,
   serviceLabel, setBusy, showError,
 } from "./live.js";
+import { noteCounts, notesDialog } from "./notes.js";
 
 const config = JSON.parse(document.getElementById("page-config").textContent);
 const state = { available: false, requests: new Map(), sessions: new Map() };
@@ -174,6 +175,47 @@ toggle.addEventListener("click", async () => {
   renderAvailability();
 });
 
+// --- Private notes, read later ---------------------------------------------------------
+// The sessions and visits this provider keeps notes on, the latest written first: read
+// when the page opens, when it comes back into view (a note written in the room in another
+// tab) and when one of their sessions ends.
+const NOTED_SHOWN = 20;
+const notedList = document.getElementById("noted");
+const readNotesDialog = notesDialog();
+const notedWhen = new Intl.DateTimeFormat("en-GB", {
+  weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit",
+});
+
+async function renderNoted() {
+  const counts = await noteCounts();
+  if (!counts) return;
+  const noted = [...counts.values()].slice(0, NOTED_SHOWN);
+  reconcile(notedList, noted, (v) => v.visit_id, () => fromTemplate("noted-template"), (card, visit) => {
+    const when = notedWhen.format(new Date(visit.starts_at));
+    card.querySelector(".name").textContent = visit.patient;
+    card.querySelector(".service").textContent = serviceLabel(visit.service ? { name: visit.service } : null);
+    const time = card.querySelector(".when");
+    time.dateTime = visit.starts_at;
+    time.textContent = when;
+    card.querySelector(".how-many").textContent = visit.count === 1 ? "1 note" : `${visit.count} notes`;
+    card.querySelector(".visually-hidden").textContent = ` on the session with ${visit.patient}, ${when}`;
+    card.dataset.about = `The session with ${visit.patient}, ${when}.`;
+  });
+  document.getElementById("noted-count").textContent = counts.size;
+  document.getElementById("noted-empty").hidden = noted.length > 0;
+}
+
+notedList.addEventListener("click", (event) => {
+  const button = event.target.closest('[data-action="read-notes"]');
+  if (!button) return;
+  const card = button.closest("[data-key]");
+  readNotesDialog.show(Number(card.dataset.key), card.dataset.about, button);
+});
+document.addEventListener("visibilitychange", () => {
+  if (document.visibilityState === "visible") renderNoted();
+});
+renderNoted();
+
 // Alerts: a short chime and, when permitted, a desktop notification.
 function announce(req) {
   chime();
@@ -220,6 +262,7 @@ connectLive({
     } else if (name === "visit_updated") {
       state.sessions.set(payload.id, payload);
       renderSessions();
+      if (!["open", "in_call"].includes(payload.state)) renderNoted(); // a session is over
     }
   },
 });

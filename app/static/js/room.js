@@ -1,36 +1,41 @@
-// The visit room: waiting room, then a 1:1 WebRTC call. Socket.IO carries only the
-// signaling (offer/answer/ICE) between admitted participants; media goes peer to peer.
-// Negotiation follows the "perfect negotiation" pattern: the host is impolite, so a
-// glare (both offering at once) always resolves the same way.
+// The visit room: waiting room, then the call. The call's media (one RTCPeerConnection per
+// other person, a tile each, perfect negotiation, ICE restarts) is call.js; this page
+// decides what the stage says around it. Socket.IO carries only the signaling between
+// admitted participants; media goes peer to peer.
+//
+// A dropped connection is not the end: socket.io-client reconnects by itself, the page
+// joins again and takes its place in the same call (the server keeps it for a grace
+// period), and the others call its new connection. A reload does the same.
 //
 // No idle sign-out while the room is open: a consultation has long stretches without a
 // key press. The page keeps the session alive instead (keepalive, below).
 //
 // A guest (a patient from their link; back_url null) has no account and no dashboard: their
 // waiting room previews their camera and microphone and shows the appointment; hanging up
-// leaves the page where it is, with a way back in. The host of a booked visit (one with an
-// appointment) can leave it to a colleague (Leave session) or end it (End consultation).
+// leaves the page where it is, with a way back in. A host's Hang up asks what they mean
+// (hangup.js): hand the session to a colleague, leave it, or end it for everyone. What the
+// page sends (devices, a shared screen, the blur) is media.js.
 import { io } from "/static/vendor/socket.io.esm.min.js";
 import { api, errorMessage, followSignOut, isBusy, setBusy, showError, watchIdle } from "./live.js";
 import { connectPeople } from "./people.js";
+import { connectChat } from "./chat.js";
+import { connectSnapshots } from "./snapshot.js";
+import { createCall } from "./call.js";
+import { createMedia } from "./media.js";
+import { connectHangUp } from "./hangup.js";
 
 const config = JSON.parse(document.getElementById("room-config").textContent);
 const visitId = config.visit.id;
 const isHost = config.me.role === "host";
 const isGuest = config.back_url === null;
 const booked = Boolean(config.appointment);
-const polite = !isHost;
-const remoteVideo = document.getElementById("remote-video");
 const localVideo = document.getElementById("local-video");
 const overlay = document.getElementById("overlay");
 const statusText = document.getElementById("room-status");
 const errorBox = document.getElementById("room-error");
-const soundButton = document.getElementById("sound");
 const controls = document.getElementById("controls");
 const muteButton = document.getElementById("mute");
 const cameraButton = document.getElementById("camera");
-const remoteMuted = document.getElementById("remote-muted");
-const remoteCameraOff = document.getElementById("remote-camera-off");
 const stage = document.getElementById("stage");
 const micCheck = document.getElementById("mic-check");
 const micLevel = document.getElementById("mic-level");
@@ -55,36 +60,17 @@ const ENDINGS = {
     guest: "The clinic marked it as complete. If you need to speak to them again, contact them.",
   },
 };
+// What the tests and bench/call_setup read: received() and peers() come from call.js.
 const stats = (window.anteroomCall = {
   presence: null, firstRemoteFrameAt: null, connected: false, marks: {},
 });
-// What this page receives, per kind, from the call's own statistics (used by the tests).
-stats.received = async () => {
-  const seen = {};
-  for (const report of (await pc?.getStats())?.values() ?? []) {
-    if (report.type !== "inbound-rtp") continue;
-    seen[report.kind] = {
-      packets: report.packetsReceived ?? 0,
-      framesDecoded: report.framesDecoded ?? 0,
-      samples: report.totalSamplesReceived ?? 0,
-    };
-  }
-  return seen;
-};
 // Milliseconds since navigation for each step of call setup, for bench/call_setup.
 function mark(name) {
   stats.marks[name] ??= Math.round(performance.now());
 }
 
 let localStream = null;
-let pc = null;
-let remoteSid = null;
-let makingOffer = false;
-let ignoreOffer = false;
 let ended = false;
-// What each other participant said they have switched off (media_state), by socket id.
-// Kept apart from the call: their state can arrive before the call with them is set up.
-const remoteMedia = new Map();
 
 function show(title, text, status = title) {
   document.getElementById("overlay-title").textContent = title;
@@ -96,7 +82,7 @@ function show(title, text, status = title) {
 /** The page's last state: nothing running, no controls, a way back (a guest has none). */
 function finish(title, text) {
   ended = true;
-  closePeer();
+  call.closeAll();
   stopMedia();
   show(title, text);
   showWaitingRoom(false);
@@ -107,6 +93,7 @@ function finish(title, text) {
   const back = document.getElementById("overlay-back");
   if (back) back.hidden = false;
   document.getElementById("end-dialog")?.close(); // nothing left to end
+  hangUp.close();
   people?.stop();
   hideNotice();
   socket.disconnect();
@@ -189,22 +176,17 @@ function setOtherName(name) {
   if (!name || name === config.other_name) return;
   config.other_name = name;
   for (const element of document.querySelectorAll(".other-name")) element.textContent = name;
-  remoteVideo.setAttribute("aria-label", `${name} video`);
-}
-
-function hideOverlay(status) {
-  overlay.hidden = true;
-  statusText.textContent = status;
 }
 
 async function startMedia() {
   try {
-    localStream = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 640, height: 480 } });
+    // The devices chosen last time (media.js). A new stream (a guest coming back) keeps
+    // what the buttons say is switched off.
+    localStream = await media.start({
+      muted: muteButton.getAttribute("aria-pressed") === "true",
+      off: cameraButton.getAttribute("aria-pressed") === "true",
+    });
     mark("camera_ready");
-    // A new stream (a guest coming back) keeps what the buttons say is switched off.
-    for (const track of localStream.getAudioTracks()) track.enabled = muteButton.getAttribute("aria-pressed") !== "true";
-    for (const track of localStream.getVideoTracks()) track.enabled = cameraButton.getAttribute("aria-pressed") !== "true";
-    localVideo.srcObject = localStream;
     startMicCheck(localStream);
   } catch (error) {
     localStream = new MediaStream();
@@ -218,30 +200,57 @@ async function startMedia() {
 
 const socket = io({ transports: ["websocket", "polling"], autoConnect: false });
 // The host's session information panel (people.js): who waits, who is in the call.
-const people = isHost ? connectPeople({ socket, visitId, me: config.me }) : null;
-
-function send(data) {
-  if (remoteSid) socket.emit("signal", { visit_id: visitId, to: remoteSid, data });
-}
-
-function closePeer() {
-  if (pc) pc.close();
-  earlyCandidates.delete(remoteSid);
-  pc = null;
-  remoteSid = null;
-  remoteVideo.srcObject = null;
-  remoteVideo.muted = false;
-  soundButton.hidden = true;
-  stats.connected = false;
-  renderRemoteMedia();
-}
+const people = isHost
+  ? connectPeople({ socket, visitId, me: config.me, requestSnapshot: (id) => snapshots.request(id) })
+  : null;
+// Camera snapshots with consent: always a frame of the camera's own track (localStream's),
+// never whatever the call sends instead (a shared screen).
+const snapshots = connectSnapshots({
+  socket, visitId, isHost, notify, cameraTrack: () => media.cameraTrack(),
+});
+// The chat for everyone in the call, and the host's private notes (chat.js).
+const chat = connectChat({ socket, visitId, me: config.me, timeZone: config.appointment?.timezone });
+// The call itself: a tile and a peer connection for each other person in it (call.js).
+const call = createCall({
+  socket,
+  visitId,
+  me: config.me,
+  iceServers: config.ice_servers,
+  participants: config.visit.participants,
+  stats,
+  mark,
+  localTracks: () => media.outgoing(), // the screen, the blurred camera, or the camera
+  fallbackName: () => config.other_name,
+  onPeer: sendMediaState,
+  onChange: renderCall,
+  onDeparture: sayDeparture,
+  onError: (message) => showError(errorBox, message),
+});
+// What we send (media.js): the camera and microphone chosen, a shared screen, the blur.
+const media = createMedia({
+  call,
+  notify,
+  announce,
+  onChange: sendMediaState,
+  onTracks: (stream) => { if (micMeter) startMicCheck(stream); },
+});
+// A host's Hang up: hand over, leave or end (hangup.js).
+const hangUp = connectHangUp({
+  socket,
+  visitId,
+  me: config.me,
+  participants: config.visit.participants,
+  otherName: () => config.other_name,
+  leave: () => leaveAndGoBack(),
+  end: () => openEndDialog(),
+});
 
 /** What we send: on unless switched off, or missing (a blocked camera sends no picture). */
 function localMedia() {
   const on = (tracks, button) => tracks?.length !== 0 && button.getAttribute("aria-pressed") !== "true";
   return {
     audio: on(localStream?.getAudioTracks(), muteButton),
-    video: on(localStream?.getVideoTracks(), cameraButton),
+    video: media.sendsVideo(), // a shared screen is a picture even with the camera off
   };
 }
 
@@ -250,147 +259,69 @@ function sendMediaState() {
   if (socket.connected && !ended) socket.emit("media_state", { visit_id: visitId, ...localMedia() });
 }
 
-function renderRemoteMedia() {
-  const state = (remoteSid && remoteMedia.get(remoteSid)) || { audio: true, video: true };
-  remoteMuted.hidden = state.audio !== false;
-  remoteCameraOff.hidden = state.video !== false;
+/** "A", "A and B", "A, B and C". */
+function listed(names) {
+  return names.length < 2 ? names.join("") : `${names.slice(0, -1).join(", ")} and ${names.at(-1)}`;
+}
+
+/** The stage while anyone else is in the call: their tiles speak for themselves; the status
+ * line (read out) says who we are with, and who is being waited for. With nobody, the
+ * overlay keeps what was last said (waiting for them, someone left, connection lost). */
+function renderCall() {
+  if (ended || stats.presence === "waiting") return;
+  const tiles = call.summary();
+  if (!tiles.length) return;
+  overlay.hidden = true;
+  const connected = tiles.filter((t) => t.state === "connected").map((t) => t.name);
+  const reconnecting = tiles.filter((t) => t.state === "reconnecting").map((t) => t.name);
+  const parts = [];
+  if (connected.length) parts.push(`In the meeting with ${listed(connected)}`);
+  if (reconnecting.length) parts.push(`${listed(reconnecting)} ${reconnecting.length > 1 ? "are" : "is"} reconnecting…`);
+  if (!parts.length) parts.push(tiles[0].state === "restoring" ? `Reconnecting to ${tiles[0].name}…` : `Connecting to ${listed(tiles.map((t) => t.name))}…`);
+  const status = parts.join(". ");
+  if (statusText.textContent !== status) statusText.textContent = status;
+}
+
+// Someone left while others stay: a line on the stage for a few seconds, read out too.
+const stageNote = document.getElementById("stage-note");
+let stageNoteTimer = null;
+function noteOnStage(text) {
+  stageNote.textContent = text;
+  stageNote.hidden = false;
+  clearTimeout(stageNoteTimer);
+  stageNoteTimer = setTimeout(() => { stageNote.hidden = true; }, 6000);
+  announce(text);
+}
+
+/** Someone is out of the call: why, in honest words. The host moved them back or removed
+ * them themselves (the People panel says so): no "they left" for that. */
+function sayDeparture({ name, reason, remaining }) {
+  if (ended || stats.presence === "waiting") return;
+  if (remaining > 0) {
+    if (isHost && reason !== "left") return;
+    noteOnStage({
+      left: `${name} left the call`,
+      moved_back: `${name} went back to the waiting room`,
+      removed: `${name} is no longer in the call`,
+    }[reason]);
+    return;
+  }
+  // Nobody else in the call any more: the whole stage says it, as in a call of two.
+  if (reason === "moved_back" && isHost) {
+    show(`${name} is back in the waiting room`, "Admit them from People when you are ready.");
+  } else if (reason === "removed" && isHost) {
+    show("No one else is in the call", "You can wait here, leave the session or end the consultation.");
+  } else if (reason === "left") {
+    let next = "Please wait here; they may come back.";
+    if (isHost) next = "They may come back. You can wait here, leave the session or end the consultation.";
+    show(`${name} left the call`, next);
+  } else {
+    show(`Waiting for ${config.other_name}`, "The call goes on when they are back.");
+  }
 }
 
 socket.on("waiting_message", (message) => showMessages([message], true));
-
-socket.on("media_state", ({ sid, audio, video }) => {
-  remoteMedia.set(sid, { audio, video });
-  renderRemoteMedia();
-});
-
-function playRemote() {
-  remoteVideo.play().catch((error) => {
-    if (error?.name !== "NotAllowedError") return; // AbortError: a newer stream took over
-    // The browser will not play sound before the page is pressed (it allows it while the
-    // camera is on, so this is someone without one). Show the picture now, muted, and
-    // offer the sound with one press.
-    remoteVideo.muted = true;
-    remoteVideo.play().catch(() => {});
-    soundButton.hidden = false;
-  });
-}
-
-soundButton.addEventListener("click", () => {
-  remoteVideo.muted = false;
-  remoteVideo.play().catch(() => {});
-  soundButton.hidden = true;
-});
-
-function createPeer(sid, addTracks) {
-  closePeer();
-  remoteSid = sid;
-  pc = new RTCPeerConnection({ iceServers: config.ice_servers });
-  const peer = pc;
-  renderRemoteMedia();
-  sendMediaState(); // someone new in the call: they learn what we have switched off
-  peer.onicecandidate = ({ candidate }) => { if (peer === pc) send({ candidate }); };
-  peer.ontrack = ({ streams, track }) => {
-    const stream = streams[0] || new MediaStream([track]);
-    if (remoteVideo.srcObject !== stream) {
-      remoteVideo.srcObject = stream;
-      playRemote();
-    }
-    if (track.kind === "video") watchFirstFrame();
-  };
-  peer.onconnectionstatechange = () => {
-    if (peer !== pc) return;
-    if (peer.connectionState === "connected") {
-      mark("connected");
-      stats.connected = true;
-      hideOverlay(`In the meeting with ${config.other_name}`);
-    } else if (peer.connectionState === "failed") {
-      show("Connection problem", "Trying to reconnect the call…");
-      peer.restartIce();
-    }
-  };
-  peer.onnegotiationneeded = async () => {
-    try {
-      makingOffer = true;
-      await peer.setLocalDescription();
-      if (peer === pc) send({ description: peer.localDescription.toJSON() });
-      mark("offer_sent");
-    } catch (error) {
-      showError(errorBox, `Could not start the call: ${error.message}`);
-    } finally {
-      makingOffer = false;
-    }
-  };
-  if (addTracks) {
-    addLocalTracks();
-    // Without a camera or microphone we still offer to receive, or no offer would start.
-    for (const kind of ["audio", "video"]) {
-      if (!localStream.getTracks().some((t) => t.kind === kind)) {
-        peer.addTransceiver(kind, { direction: "recvonly" });
-      }
-    }
-  }
-  return peer;
-}
-
-function addLocalTracks() {
-  for (const track of localStream.getTracks()) pc.addTrack(track, localStream);
-}
-
-function watchFirstFrame() {
-  if (stats.firstRemoteFrameAt || !("requestVideoFrameCallback" in remoteVideo)) return;
-  remoteVideo.requestVideoFrameCallback(() => {
-    stats.firstRemoteFrameAt = performance.timeOrigin + performance.now();
-    mark("first_remote_frame");
-  });
-}
-
-// ICE candidates that arrive before the description they belong to wait here, per sender.
-const earlyCandidates = new Map();
-
-async function addCandidates(from) {
-  const waiting = earlyCandidates.get(from) ?? [];
-  earlyCandidates.delete(from);
-  for (const candidate of waiting) {
-    try {
-      await pc.addIceCandidate(candidate);
-    } catch (error) {
-      if (!ignoreOffer) throw error;
-    }
-  }
-}
-
-async function onSignal({ from, data }) {
-  if (stats.presence === "waiting") return; // from a call we were moved out of
-  try {
-    if (data.description) {
-      if (!pc || remoteSid !== from) {
-        if (data.description.type !== "offer") return; // an answer for a call we dropped
-        // Answer first, then attach our tracks to the transceivers the offer created.
-        createPeer(from, false);
-        await pc.setRemoteDescription(data.description);
-        addLocalTracks();
-        await pc.setLocalDescription();
-        send({ description: pc.localDescription.toJSON() });
-        await addCandidates(from);
-        return;
-      }
-      const collision = data.description.type === "offer" && (makingOffer || pc.signalingState !== "stable");
-      ignoreOffer = !polite && collision;
-      if (ignoreOffer) return;
-      await pc.setRemoteDescription(data.description);
-      if (data.description.type === "offer") {
-        await pc.setLocalDescription();
-        send({ description: pc.localDescription.toJSON() });
-      }
-      await addCandidates(from);
-    } else if (data.candidate !== undefined) {
-      earlyCandidates.set(from, [...(earlyCandidates.get(from) ?? []), data.candidate]);
-      if (pc && remoteSid === from && pc.remoteDescription) await addCandidates(from);
-    }
-  } catch (error) {
-    showError(errorBox, `Call setup failed: ${error.message}`);
-  }
-}
+socket.on("media_state", (state) => call.mediaState(state));
 
 function join() {
   socket.emit("join_visit", { visit_id: visitId }, (answer) => {
@@ -401,10 +332,12 @@ function join() {
     stats.presence = answer.presence;
     mark(`joined_${answer.presence}`);
     people?.reload(); // in the visit's rooms now: every change from here on reaches us
+    chat?.reload(answer.presence);
     showMessages(answer.messages ?? []);
     if (answer.presence === "admitted") {
       showWaitingRoom(false);
-      if (!pc) show(`Waiting for ${config.other_name}`, isHost
+      // Back after a dropped connection: the others call our new connection in a moment.
+      if (!call.summary().length) show(`Waiting for ${config.other_name}`, isHost
         ? "They will join as soon as they enter the waiting room."
         : "The call starts in a moment.");
     } else {
@@ -431,7 +364,9 @@ socket.on("disconnect", (reason) => {
   if (ended) return;
   // Closed by the server: socket.io does not retry by itself; one try finds out why.
   if (reason === "io server disconnect") setTimeout(() => socket.connect(), 1000);
-  closePeer();
+  // The server counts this connection as gone (the others see us "reconnecting"); the next
+  // one joins again and is called afresh, so every call of this one ends here.
+  call.closeAll();
   show("Connection lost", "Reconnecting to the session…");
 });
 socket.on("connect_error", (error) => {
@@ -471,6 +406,8 @@ const hostsInCall = new Set(
   (config.visit.participants ?? []).filter((p) => p.role === "host" && p.presence === "admitted").map((p) => p.id),
 );
 socket.on("participant_updated", ({ participant } = {}) => {
+  call.know(participant); // the latest about everyone, for the words the call chooses later
+  hangUp.know(participant); // who could take the session over
   if (participant?.role !== "host") return;
   if (participant.presence === "admitted") hostsInCall.add(participant.id);
   else hostsInCall.delete(participant.id);
@@ -482,6 +419,7 @@ socket.on("participant_updated", inOrder(async ({ participant }) => {
   if (!isHost && participant.role === "host" && participant.presence === "admitted") {
     setOtherName(participant.name);
   }
+  if (stats.presence !== "waiting" && !ended) call.participantUpdated(participant);
   if (participant.id !== config.me.participant_id || ended) return;
   if (participant.presence === "removed") {
     // The host denied us from the waiting room, or removed us from the call: a guest's link
@@ -509,7 +447,7 @@ socket.on("participant_updated", inOrder(async ({ participant }) => {
     // Back in the waiting room: the host moved us back, or left the call.
     stats.presence = "waiting";
     mark("moved_back");
-    closePeer();
+    call.closeAll();
     // A host leaving is published with our own move: let that news arrive first.
     await new Promise((resolve) => setTimeout(resolve, 300));
     if (ended || stats.presence !== "waiting") return;
@@ -534,25 +472,16 @@ socket.on("participant_updated", inOrder(async ({ participant }) => {
     );
   }
 }));
-socket.on("peer_joined", inOrder(({ sid }) => {
+socket.on("peer_joined", inOrder((joined) => {
   // Only the admitted make calls; a late announcement must not start one from the waiting room.
-  if (stats.presence === "waiting") return;
-  // The same connection announced twice: the call with it is already under way.
-  if (pc && sid === remoteSid && !["failed", "closed"].includes(pc.connectionState)) return;
-  // We were here first: we make the offer (negotiationneeded fires when tracks are added).
-  mark("peer_joined");
-  createPeer(sid, true);
-  show(`Connecting to ${config.other_name}…`, "");
+  if (stats.presence === "waiting" || ended) return;
+  call.peerJoined(joined); // we were here first: we call them
 }));
-socket.on("peer_left", inOrder(({ sid }) => {
-  if (sid !== remoteSid) return;
-  closePeer();
-  let next = "Please wait here; they may come back.";
-  if (booked && isHost) next = "They may come back. You can wait here, leave the session or end the consultation.";
-  else if (isHost) next = "You can wait here or hang up.";
-  show(`${config.other_name} left the call`, next);
+socket.on("peer_left", inOrder((left) => call.peerLeft(left)));
+socket.on("signal", inOrder((message) => {
+  if (stats.presence === "waiting" || ended) return; // from a call we were moved out of
+  return call.signal(message);
 }));
-socket.on("signal", inOrder(onSignal));
 socket.on("visit_ended", ({ reason } = {}) => {
   const ending = ENDINGS[reason] ?? ENDINGS.ended;
   if (isGuest) finish(ending.title, ending.guest);
@@ -562,7 +491,7 @@ socket.on("visit_ended", ({ reason } = {}) => {
 
 function stopMedia() {
   stopMicCheck();
-  for (const track of localStream?.getTracks() ?? []) track.stop();
+  media.stop(); // the camera, microphone, a shared screen and the blur
 }
 
 // The microphone half of a guest's preview: a level that moves when they speak.
@@ -614,6 +543,9 @@ const notice = document.getElementById("room-notice");
 function notify(text) {
   document.getElementById("room-notice-text").textContent = text;
   notice.hidden = false;
+  announce(text);
+}
+function announce(text) {
   const announcer = document.getElementById("room-announce");
   announcer.textContent = "";
   setTimeout(() => { announcer.textContent = text; }, 50); // the same words twice: read twice
@@ -634,7 +566,7 @@ socket.on("mute_requested", ({ by } = {}) => {
 });
 cameraButton.addEventListener("click", () => {
   const off = cameraButton.getAttribute("aria-pressed") !== "true";
-  for (const track of localStream?.getVideoTracks() ?? []) track.enabled = !off;
+  media.setCameraOff(off); // the blurred picture too; a shared screen goes on
   cameraButton.setAttribute("aria-pressed", String(off));
   cameraButton.textContent = off ? "Camera on" : "Camera off";
   sendMediaState();
@@ -643,7 +575,7 @@ cameraButton.addEventListener("click", () => {
 function leaveAndGoBack(to = config.back_url) {
   ended = true;
   socket.emit("leave_visit", { visit_id: visitId }, () => {
-    closePeer();
+    call.closeAll();
     stopMedia();
     socket.disconnect();
     window.location.assign(to);
@@ -675,7 +607,7 @@ function leaveAsGuest() {
   const left = () => {
     if (done) return;
     done = true;
-    closePeer();
+    call.closeAll();
     stopMedia();
     socket.disconnect(); // the server counts a closed connection as gone, if the leave was lost
     show(
@@ -707,23 +639,28 @@ function returnAsGuest() {
   socket.connect();
 }
 
+// A host's Hang up opens their choices (hangup.js); anyone else's leaves.
 document.getElementById("hangup")?.addEventListener("click", () => {
+  if (isHost) return;
   if (isGuest) leaveAsGuest();
   else leaveAndGoBack();
 });
 document.getElementById("rejoin")?.addEventListener("click", returnAsGuest);
-document.getElementById("leave")?.addEventListener("click", () => leaveAndGoBack());
 
-// End consultation: asked once more in a dialog, since it ends the visit for everyone.
+// End consultation for all: asked once more in a dialog, since it ends the visit for everyone.
 const endDialog = document.getElementById("end-dialog");
+function openEndDialog() {
+  showError(document.getElementById("end-error"), "");
+  endDialog.showModal();
+}
 if (endDialog) {
-  const endError = document.getElementById("end-error");
   const confirmButton = document.getElementById("end-confirm");
-  document.getElementById("end").addEventListener("click", () => {
-    showError(endError, "");
-    endDialog.showModal();
-  });
+  const endError = document.getElementById("end-error");
   document.getElementById("end-cancel").addEventListener("click", () => endDialog.close());
+  // Kept (Cancel, Escape): back to the button that asked, the menu it was in being closed.
+  endDialog.addEventListener("close", () => {
+    if (!ended) document.getElementById("hangup")?.focus();
+  });
   confirmButton.addEventListener("click", async () => {
     if (isBusy(confirmButton)) return;
     setBusy(endDialog, true);
@@ -736,7 +673,7 @@ if (endDialog) {
     }
     ended = true;
     endDialog.close();
-    closePeer();
+    call.closeAll();
     stopMedia();
     socket.disconnect();
     window.location.assign(config.back_url);

@@ -4,6 +4,7 @@
 import {
   api, clock, connectLive, errorMessage, fromTemplate, isBusy, reconcile, setBusy, showError,
 } from "./live.js";
+import { noteCounts, notesDialog } from "./notes.js";
 
 const config = JSON.parse(document.getElementById("page-config").textContent);
 const rows = new Map();
@@ -56,9 +57,15 @@ function reachable(row, channel) {
   return known === undefined || Boolean(known);
 }
 
-// The row menu. Each item says when it applies; private notes (a later issue) will join
-// here as one more item, shown when the visit has any. A visit held in an external room
-// offers its host link as "Get staff link", and has no waiting room here to write to.
+// The signed-in person's private notes, by visit: how many they keep on each row's visit.
+// Theirs alone, so never in the rows the clinic's stream broadcasts: asked of the API for
+// the rows shown, again whenever the page comes back into view (a note written in the room
+// in another tab) and for a row whose menu opens.
+const notes = new Map();
+
+// The row menu. Each item says when it applies: "Private notes" only where the signed-in
+// person keeps some. A visit held in an external room offers its host link as "Get staff
+// link", and has no waiting room here to write to.
 const MENU = {
   cancel: (row) => row.source === "invite" && ["scheduled", "open"].includes(row.state),
   reinvite: (row) => row.source === "invite" && LIVE_STATES.includes(row.state),
@@ -72,6 +79,7 @@ const MENU = {
   complete: (row) => ["scheduled", "open"].includes(row.state),
   message: (row) => bookedLive(row) && !row.external,
   task: () => true,
+  notes: (row) => (notes.get(row.id)?.count ?? 0) > 0,
 };
 
 function buildRow(row) {
@@ -208,6 +216,7 @@ function showMenu(button, which = "first") {
   const items = menuItems(menu);
   (which === "last" ? items.at(-1) : items[0])?.focus({ preventScroll: true });
   menu.scrollIntoView({ block: "nearest" });
+  readNotes([Number(openMenu.row.dataset.id)]); // written since the page last asked?
 }
 
 function closeMenu(returnFocus) {
@@ -322,7 +331,30 @@ function runAction(action, row, tr) {
   if (action === "ics") return say(`The calendar entry for ${who} is downloading (appointment-${row.id}.ics).`);
   if (action === "qr") return showQr(row, tr);
   if (action === "message") return writeToWaitingRoom(row, tr);
+  if (action === "notes") {
+    return readNotesDialog.show(row.id, `The visit with ${row.patient.name}, ${timeOf(row)} on ${config.day_label}.`, tr.querySelector(".menu-button"));
+  }
 }
+
+// --- Private notes ------------------------------------------------------------------
+
+const readNotesDialog = notesDialog();
+
+/** How many notes the signed-in person keeps on these visits (all the rows, by default). */
+async function readNotes(ids = [...rows.keys()]) {
+  if (!ids.length) return;
+  const counts = await noteCounts(ids);
+  if (!counts) return; // asked again on the next occasion
+  for (const id of ids) {
+    if (counts.has(id)) notes.set(id, counts.get(id));
+    else notes.delete(id);
+    const tr = list.querySelector(`tr[data-key="${id}"]`);
+    if (tr && rows.has(id)) updateRow(tr, rows.get(id));
+  }
+}
+document.addEventListener("visibilitychange", () => {
+  if (document.visibilityState === "visible") readNotes();
+});
 
 const cancelDialog = document.getElementById("cancel-dialog");
 const taskDialog = document.getElementById("task-dialog");
@@ -333,8 +365,9 @@ let dialogRow = null; // {row, tr} the open dialog is about
 
 for (const dialog of [cancelDialog, taskDialog, copyDialog, qrDialog, messageDialog]) {
   dialog.querySelector("[data-close]").addEventListener("click", () => dialog.close());
-  // Closed by a button or Escape: back to the menu button of the row it was about.
-  dialog.addEventListener("close", () => refocus(dialogRow?.tr));
+  // Closed by a button or Escape: back to the menu button of the row it was about. (The
+  // close event comes a moment later: a menu opened meanwhile keeps the focus.)
+  dialog.addEventListener("close", () => { if (!openMenu) refocus(dialogRow?.tr); });
 }
 
 function confirmCancel(row, tr) {
@@ -560,6 +593,7 @@ const socket = connectLive({
     rows.clear();
     for (const row of data.visits) if (belongs(row)) rows.set(row.id, row);
     render();
+    readNotes();
   },
   onEvent(name, row) {
     upsert(row);
