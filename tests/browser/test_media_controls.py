@@ -579,6 +579,10 @@ def test_a_host_hands_the_session_to_a_colleague_in_the_call_and_leaves(clinic, 
     dialog.get_by_label("Email").fill(EMAILS["lindqvist"])
     dialog.get_by_role("button", name="Send their link").click()
     expect(dialog).to_be_hidden()
+    expect(panel.get_by_role("status")).to_have_text(
+        f"{NAMES['lindqvist']} was sent a link to this session by email ({EMAILS['lindqvist']})."
+        " As a provider of the clinic, they come straight into the call when they open it."
+    )
     # Beside the panel, a host's call buttons keep to one row on a desk.
     tops = host.locator("#controls > button:visible").evaluate_all(
         "(buttons) => buttons.map((b) => Math.round(b.getBoundingClientRect().top))"
@@ -598,7 +602,11 @@ def test_a_host_hands_the_session_to_a_colleague_in_the_call_and_leaves(clinic, 
 
     menu = hang_up_menu(host)
     hand_over = menu.get_by_role("button", name="Hand over to Dr. Ben Lindqvist and leave")
-    expect(hand_over).to_be_focused()
+    # Leave session comes first and takes the focus: Enter alone never hands it over.
+    expect(menu.get_by_role("button", name="Leave session", exact=True)).to_be_focused()
+    expect(menu.get_by_role("button")).to_have_text(
+        ["Leave session", "Hand over to Dr. Ben Lindqvist and leave", "End consultation for all"]
+    )
     expect(hand_over).to_have_accessible_description(
         f"The session becomes theirs: they carry on with {STATION}, and they end it."
     )

@@ -37,7 +37,10 @@ export function connectHangUp({ socket, visitId, me, participants, otherName, le
   function render() {
     for (const item of list.querySelectorAll("li:has([data-handover])")) item.remove();
     const hosts = colleagues();
-    hosts.forEach((colleague, index) => {
+    // After Leave session, which takes the focus first: Enter alone never hands the
+    // session over.
+    let after = list.querySelector("#leave")?.closest("li") ?? null;
+    hosts.forEach((colleague) => {
       const item = template.content.firstElementChild.cloneNode(true);
       const choice = item.querySelector("button");
       const text = item.querySelector(".call-choice-text");
@@ -46,7 +49,8 @@ export function connectHangUp({ socket, visitId, me, participants, otherName, le
       text.textContent = `The session becomes theirs: they carry on with ${otherName()}, and they end it.`;
       choice.setAttribute("aria-describedby", text.id);
       choice.dataset.handover = String(colleague.id);
-      list.insertBefore(item, list.children[index] ?? null);
+      list.insertBefore(item, after ? after.nextElementSibling : list.firstElementChild);
+      after = item;
     });
     leaveText.textContent = hosts.length
       ? `${listed(hosts.map((h) => h.name))} carr${hosts.length > 1 ? "y" : "ies"} on with the others; the session stays yours.`

@@ -606,7 +606,12 @@ export function connectPeople({ socket, visitId, me, requestSnapshot = null }) {
     addDialog.close();
     const ways = [values.email && `by email (${values.email})`, values.mobile && `by text message (${values.mobile})`]
       .filter(Boolean).join(" and ");
-    say(`Their link was sent to ${answer.participant.name} ${ways}. They appear under Waiting to join when they open it.`);
+    if (answer.participant.role === "host") {
+      // A provider of the clinic: they join as staff, straight into the call.
+      say(`${answer.participant.name} was sent a link to this session ${ways}. As a provider of the clinic, they come straight into the call when they open it.`);
+    } else {
+      say(`Their link was sent to ${answer.participant.name} ${ways}. They appear under Waiting to join when they open it.`);
+    }
   });
 
   // --- The first picture: who the page was rendered with, until the server's list arrives ----
