@@ -42,7 +42,7 @@ class SocketTap:
         self.received: list[tuple[str, dict, str]] = []  # server→page events, in order
         self.sent: list[tuple[str, object]] = []  # page→server events
         self.dropped: list[tuple[str, dict]] = []
-        self._drop_next: list[str] = []
+        self._drop_next: list[tuple[str, object]] = []
         self._pings: deque[str] = deque()  # pings the page has yet to answer: "server" or "probe"
         self._page_side: WebSocketRoute | None = None
         page.route_web_socket(re.compile(r"/socket\.io/"), self._connect)
@@ -59,8 +59,9 @@ class SocketTap:
         event = _event(message)
         if event:
             name, payload = event
-            if name in self._drop_next:
-                self._drop_next.remove(name)
+            wanted = next((d for d in self._drop_next if d[0] == name and d[1](payload)), None)
+            if wanted is not None:
+                self._drop_next.remove(wanted)
                 self.dropped.append((name, payload))
                 return
             self.received.append((name, payload, message))
@@ -74,8 +75,9 @@ class SocketTap:
             self.sent.append(event)
         server.send(message)
 
-    def drop_next(self, name: str) -> None:
-        self._drop_next.append(name)
+    def drop_next(self, name: str, when=None) -> None:
+        """Drop the next `name` event (the next one whose payload `when` accepts)."""
+        self._drop_next.append((name, when or (lambda payload: True)))
 
     def last(self, name: str, stream_prefix: str = "") -> str:
         """The raw frame of the latest `name` event (on a stream starting with the prefix)."""
