@@ -270,3 +270,31 @@ export const PRESENCE_PILL = {
   waiting: "pill-waiting",
   admitted: "pill-meeting",
 };
+
+/**
+ * The arrow keys, Home, End and type-ahead inside an open menu (WAI-ARIA menu pattern):
+ * moves the focus among `items` and answers true when the key was one of those.
+ * Escape and Tab are the caller's: what closing means differs per menu.
+ */
+export function moveInMenu(event, items) {
+  const at = items.indexOf(document.activeElement);
+  const moves = {
+    ArrowDown: (at + 1) % items.length,
+    ArrowUp: (at - 1 + items.length) % items.length,
+    Home: 0,
+    End: items.length - 1,
+  };
+  if (event.key in moves) {
+    event.preventDefault();
+    items[moves[event.key]]?.focus();
+    return true;
+  }
+  if (event.key.length === 1 && /\S/.test(event.key) && !event.ctrlKey && !event.metaKey && !event.altKey) {
+    // Type-ahead: the next item starting with that letter.
+    const next = [...items.slice(at + 1), ...items.slice(0, at + 1)]
+      .find((item) => item.textContent.trim().toLowerCase().startsWith(event.key.toLowerCase()));
+    next?.focus();
+    return true;
+  }
+  return false;
+}

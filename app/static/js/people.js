@@ -7,7 +7,7 @@
 // live from participant_updated. Every change is the server's: change_participant,
 // add_participant and mute_participant answer with the person or a refusal, shown here.
 // Only the call's own page (room.js) knows about media; this module never touches the call.
-import { chime, clock, fromTemplate, isBusy, reconcile, setBusy, showError } from "./live.js";
+import { chime, clock, fromTemplate, isBusy, moveInMenu, reconcile, setBusy, showError } from "./live.js";
 
 const ANSWER_TIMEOUT = 10_000;
 // A phone: the panel is a sheet over the call, and the rest of the page waits behind it.
@@ -525,26 +525,12 @@ export function connectPeople({ socket, visitId, me, requestSnapshot = null }) {
       return;
     }
     if (!openMenu || !event.target.closest("[role=menu]")) return;
-    const items = menuItems(openMenu.menu);
-    const at = items.indexOf(document.activeElement);
-    const moves = {
-      ArrowDown: (at + 1) % items.length,
-      ArrowUp: (at - 1 + items.length) % items.length,
-      Home: 0,
-      End: items.length - 1,
-    };
-    if (event.key in moves) {
-      event.preventDefault();
-      items[moves[event.key]]?.focus();
-    } else if (event.key === "Escape") {
+    if (moveInMenu(event, menuItems(openMenu.menu))) return;
+    if (event.key === "Escape") {
       event.preventDefault(); // closes the menu, not the panel
       closeMenu(true);
     } else if (event.key === "Tab") {
       closeMenu(false);
-    } else if (event.key.length === 1 && /\S/.test(event.key)) {
-      const next = [...items.slice(at + 1), ...items.slice(0, at + 1)]
-        .find((item) => item.textContent.trim().toLowerCase().startsWith(event.key.toLowerCase()));
-      next?.focus();
     }
   }, { capture: true });
 

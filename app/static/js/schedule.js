@@ -2,7 +2,8 @@
 // actions behind a menu button (WAI-ARIA menu button pattern): among them the six ways to
 // hand out a booked visit's links, and one-way messages to its waiting room.
 import {
-  api, clock, connectLive, errorMessage, fromTemplate, isBusy, reconcile, setBusy, showError,
+  api, clock, connectLive, errorMessage, fromTemplate, isBusy, moveInMenu, reconcile, setBusy,
+  showError,
 } from "./live.js";
 import { noteCounts, notesDialog } from "./notes.js";
 
@@ -255,18 +256,7 @@ list.addEventListener("keydown", (event) => {
     return;
   }
   if (!openMenu || !event.target.closest("[role=menu]")) return;
-  const items = menuItems(openMenu.menu);
-  const at = items.indexOf(document.activeElement);
-  const moves = {
-    ArrowDown: (at + 1) % items.length,
-    ArrowUp: (at - 1 + items.length) % items.length,
-    Home: 0,
-    End: items.length - 1,
-  };
-  if (event.key in moves) {
-    event.preventDefault();
-    items[moves[event.key]]?.focus();
-  } else if (event.key === "Escape") {
+  if (event.key === "Escape") {
     event.preventDefault();
     closeMenu(true);
   } else if (event.key === "Tab") {
@@ -274,11 +264,8 @@ list.addEventListener("keydown", (event) => {
   } else if (event.key === " " && document.activeElement.matches("a[role=menuitem]")) {
     event.preventDefault(); // a link item answers Space as the button items do
     document.activeElement.click();
-  } else if (event.key.length === 1 && /\S/.test(event.key)) {
-    // Type-ahead: the next item starting with that letter.
-    const next = [...items.slice(at + 1), ...items.slice(0, at + 1)]
-      .find((item) => item.textContent.trim().toLowerCase().startsWith(event.key.toLowerCase()));
-    next?.focus();
+  } else {
+    moveInMenu(event, menuItems(openMenu.menu));
   }
 });
 
