@@ -6,6 +6,7 @@ from app.models.clinic import Clinic, Patient, Task, clinic_members
 from app.models.external_room import ExternalRoom
 from app.models.job import Job
 from app.models.request import SessionRequest
+from app.models.station import SelfTest, Station
 from app.models.stream import StreamVersion
 from app.models.user import ApiToken, AuthSession, Role, Service, User, provider_services
 from app.models.visit import Participant, Visit, VisitMessage
@@ -27,8 +28,10 @@ __all__ = [
     "AuthSession",
     "Participant",
     "Role",
+    "SelfTest",
     "Service",
     "SessionRequest",
+    "Station",
     "StreamVersion",
     "User",
     "Visit",
