@@ -241,7 +241,7 @@ def hand_over_host(
 ) -> Participant:
     """A host about to leave hands the visit to another member of staff in the call: the
     visit is theirs from now on (the schedule shows them; they end it). Emits
-    participant_updated and the visit's updates. Commits."""
+    participant_updated, host_changed and the visit's updates. Commits."""
     now = now or utcnow()
     visit, me = _as_host(who, visit_id)
     target = next((p for p in visit.participants if p.id == participant_id), None)
@@ -263,5 +263,16 @@ def hand_over_host(
         detail={"participant_id": target.id, "from_user_id": me.user_id},
         now=now,
     )
-    publish_changes(Outbox(), visit, [target])
+    outbox = Outbox()
+    # Said in so many words, to everyone in the visit: the colleague's page tells them the
+    # session is theirs now (they end it), and the others whom they are with.
+    news = {
+        "visit_id": visit.id,
+        "host": {"participant_id": target.id, "user_id": target.user_id},
+        "name": target.display_name,
+        "by": me.display_name,
+    }
+    for room in (visit_room(visit.id), waiting_room(visit.id)):
+        outbox.add_call("host_changed", room, news)
+    publish_changes(outbox, visit, [target])
     return db.session.get(Participant, target.id)

@@ -597,6 +597,15 @@ def test_the_host_hands_the_visit_to_a_colleague_in_the_call_before_leaving(
         "hand_over_host", {"visit_id": visit.id, "participant_id": added["id"]}, callback=True
     )
     assert handed["participant"]["role"] == "host"
+    # Everyone in the call is told in so many words whose session it is now.
+    for sock in (colleague, visit.jo.sock):
+        (told,) = events(sock, "host_changed")
+        assert told == {
+            "visit_id": visit.id,
+            "host": {"participant_id": added["id"], "user_id": team.colleague.id},
+            "name": "Dr. Ben Lindqvist",
+            "by": team.provider.name,
+        }
     visit.host.emit("leave_visit", {"visit_id": visit.id}, callback=True)
 
     with app.app_context():

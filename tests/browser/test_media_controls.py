@@ -619,6 +619,11 @@ def test_a_host_hands_the_session_to_a_colleague_in_the_call_and_leaves(clinic, 
 
     hand_over.click()
     expect(host).to_have_url(re.compile(r"/provider$"))
+    # His page says the session is his now, in the corner.
+    expect(colleague.locator("#room-notice-text")).to_have_text(
+        f"{NAMES['okafor']} handed this session to you. It is yours now: you end it when the"
+        " consultation is over."
+    )
     # The patient stays in the call, now with Dr. Lindqvist, whose session it is.
     assert_in_call(station, NAMES["lindqvist"])
     assert_in_call(colleague, STATION)

@@ -541,3 +541,34 @@ def test_admitting_beyond_what_the_call_holds_is_refused_in_the_panel(
     finally:
         crowd.close()
         end_all(clinic, booked)
+
+
+def test_on_a_phone_with_the_chat_open_the_host_still_sees_and_admits_someone_waiting(
+    book, people, smtp_server
+):
+    visit = book(3, guests=[(DAUGHTER, "Daughter")])
+    host = enter_room(people, visit.id)
+    host.set_viewport_size(PHONE)
+    # The chat is a sheet over the call on a phone; the rest of the page waits behind it.
+    chat = host.locator("#chat-toggle")
+    expect(chat).to_be_visible()
+    chat.click()
+    expect(host.locator("#chat-panel")).to_be_visible()
+    expect(host.locator("#controls")).to_have_js_property("inert", True)
+
+    daughter = open_link(people, "sam", link_in(smtp_server, visit.guests[DAUGHTER]))
+    notice = host.get_by_role("region", name="Waiting to join")
+    expect(notice).to_be_in_viewport()
+    # Over the sheet, not under its shade, and in reach: a click lands on the button itself.
+    admit = notice.get_by_role("button", name=f"Admit {DAUGHTER}")
+    box = admit.bounding_box()
+    hit = host.evaluate(
+        "([x, y]) => document.elementFromPoint(x, y)?.closest('button')?.textContent",
+        [box["x"] + box["width"] / 2, box["y"] + box["height"] / 2],
+    )
+    assert hit is not None and hit.startswith("Admit"), hit
+    screenshot(host, "people-notice-over-chat-390x844")
+    admit.click()
+    daughter.wait_for_function("() => window.anteroomCall.presence === 'admitted'")
+    expect(notice).to_be_hidden()
+    host.set_viewport_size(VIEWPORT)

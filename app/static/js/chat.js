@@ -13,7 +13,7 @@
 //
 // One side panel at a time: opening one says so ("room-panel" on document) and the others
 // close. Only room.js knows about the call; this module never touches it.
-import { csrfToken, isBusy, setBusy, showError } from "./live.js";
+import { csrfToken, isBusy, setBusy, setSheetModal, showError } from "./live.js";
 
 const ANSWER_TIMEOUT = 10_000;
 const UPLOAD_TIMEOUT = 10 * 60_000;
@@ -388,18 +388,7 @@ export function connectChat({ socket, visitId, me, timeZone }) {
 
   // --- The panel: open, close, and on a phone a sheet the rest of the page waits behind ------
 
-  function setModal() {
-    const modal = !panel.hidden && NARROW.matches;
-    const outside = [
-      document.querySelector(".topbar"),
-      document.querySelector(".skip-link"),
-      ...panel.parentElement.children,
-    ];
-    for (const el of outside) {
-      if (!el || el === panel || el.matches("dialog, script, #room-announce")) continue;
-      el.inert = modal;
-    }
-  }
+  const setModal = () => setSheetModal(panel, NARROW);
   NARROW.addEventListener("change", () => { if (!panel.hidden) setModal(); });
 
   /** Where the focus goes in the panel: the box to write in (on a phone, the heading or tab,

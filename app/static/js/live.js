@@ -298,3 +298,22 @@ export function moveInMenu(event, items) {
   }
   return false;
 }
+
+/**
+ * A side panel that is a sheet over the call on a phone (`narrow` matches): everything
+ * else on the page waits behind it (inert) while it is open, except what must stay in
+ * reach above it: dialogs, the announcer, and the corner notices (someone waiting to be
+ * admitted, what the host did), which show over the sheet (app.css).
+ */
+export function setSheetModal(panel, narrow) {
+  const modal = !panel.hidden && narrow.matches;
+  const outside = [
+    document.querySelector(".topbar"),
+    document.querySelector(".skip-link"),
+    ...panel.parentElement.children,
+  ];
+  for (const el of outside) {
+    if (!el || el === panel || el.matches("dialog, script, #room-announce, .people-notice, .room-notice")) continue;
+    el.inert = modal;
+  }
+}

@@ -7,7 +7,7 @@
 // live from participant_updated. Every change is the server's: change_participant,
 // add_participant and mute_participant answer with the person or a refusal, shown here.
 // Only the call's own page (room.js) knows about media; this module never touches the call.
-import { chime, clock, fromTemplate, isBusy, moveInMenu, reconcile, setBusy, showError } from "./live.js";
+import { chime, clock, fromTemplate, isBusy, moveInMenu, reconcile, setBusy, setSheetModal, showError } from "./live.js";
 
 const ANSWER_TIMEOUT = 10_000;
 // A phone: the panel is a sheet over the call, and the rest of the page waits behind it.
@@ -264,18 +264,7 @@ export function connectPeople({ socket, visitId, me, requestSnapshot = null }) {
 
   // --- The panel: open, close, and on a phone a sheet the rest of the page waits behind ------
 
-  function setModal() {
-    const modal = !panel.hidden && NARROW.matches;
-    const outside = [
-      document.querySelector(".topbar"),
-      document.querySelector(".skip-link"),
-      ...panel.parentElement.children,
-    ];
-    for (const el of outside) {
-      if (!el || el === panel || el.matches("dialog, script, #room-announce")) continue;
-      el.inert = modal;
-    }
-  }
+  const setModal = () => setSheetModal(panel, NARROW);
   NARROW.addEventListener("change", setModal);
 
   function openPanel(focus = title) {

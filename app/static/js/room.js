@@ -558,6 +558,17 @@ document.getElementById("room-notice-close").addEventListener("click", () => {
   muteButton.focus();
 });
 
+// The host handed the session to a colleague in the call (hand_over_host): the colleague is
+// told it is theirs now, and everyone else whom they carry on with.
+socket.on("host_changed", ({ visit_id: changedVisit, host, name, by } = {}) => {
+  if (ended || changedVisit !== visitId || !host) return;
+  if (host.participant_id === config.me.participant_id) {
+    notify(`${by || "The host"} handed this session to you. It is yours now: you end it when the consultation is over.`);
+  } else if (!isHost) {
+    setOtherName(name);
+  }
+});
+
 // The host asked us to mute: muted as the Mute button does it, and told so.
 socket.on("mute_requested", ({ by } = {}) => {
   if (ended) return;
