@@ -41,7 +41,11 @@ db: setup
 demo: db
 	$(BIN)/flask demo --if-empty
 
+# The media worker (media/worker.py: the self-test's echo peer, on MEDIA_WORKER_URL,
+# 127.0.0.1:5001 by default) runs beside the web server and stops when it stops.
 run: demo
+	$(BIN)/python -m media.worker & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT; \
 	PORT=$(PORT) $(BIN)/python wsgi.py
 
 # Browser tests drive Debian's Chromium (/usr/bin/chromium, or $CHROMIUM). `make test` does

@@ -109,6 +109,17 @@ def _ice_servers(env: dict[str, str]) -> list[dict]:
     return servers
 
 
+def _worker_url(env: dict[str, str]) -> str:
+    """The media worker's address: plain HTTP on this machine or a private network."""
+    from urllib.parse import urlsplit
+
+    url = (env.get("MEDIA_WORKER_URL") or "http://127.0.0.1:5001").rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme != "http" or not parts.hostname or not parts.port:
+        raise ConfigError(f"MEDIA_WORKER_URL must look like http://127.0.0.1:5001, got {url!r}")
+    return url
+
+
 # What a chat attachment may be, by default: documents and photos a patient or a colleague
 # shows in a consultation. Types are told from the content (app/services/attachments.py).
 ATTACHMENT_TYPES = ("application/pdf", "image/png", "image/jpeg", "image/gif", "image/webp")
@@ -265,6 +276,14 @@ class Config:
             # The most people in one call: browsers connect to each other (a mesh), which
             # carries four well; larger calls need the SFU (a later step).
             CALL_MESH_LIMIT=_int(env, "CALL_MESH_LIMIT", 4),
+            # The device self-test: offers go to the media worker (media/worker.py, which
+            # `make run` starts beside the web server) and wait at most this long for it.
+            MEDIA_WORKER_URL=_worker_url(env),
+            MEDIA_WORKER_TIMEOUT=_float(env, "MEDIA_WORKER_TIMEOUT_SECONDS", 5),
+            SELF_TEST_LIMIT=_rate(env, "SELF_TEST_LIMIT", "10/minute"),
+            # True: a requester whose latest self-test found something not working may not
+            # request a session until a test passes; false: they are warned, and may.
+            SELF_TEST_BLOCKS_REQUEST=_bool(env.get("SELF_TEST_BLOCKS_REQUEST"), False),
             # Someone whose connection drops keeps their place in the waiting room or the
             # call this long (a reload, a network drop) before they count as gone.
             RECONNECT_GRACE_SECONDS=_int(env, "RECONNECT_GRACE_SECONDS", 120),

@@ -70,6 +70,7 @@ def create_app(config: Config | None = None) -> Flask:
 
     from app.api import clinics as _clinic_api  # noqa: F401 (its routes join the API blueprint)
     from app.api import participants as _participants_api  # noqa: F401
+    from app.api import self_tests as _self_tests_api  # noqa: F401
     from app.api import visits_chat as _chat_api  # noqa: F401
     from app.api.routes import bp as api_bp
     from app.auth.routes import bp as auth_bp

@@ -1,7 +1,9 @@
 """The real server in a subprocess, for the realserver and browser tiers and bench/.
 
 `LiveServer.start()` migrates and seeds a fresh database through the real CLI
-(`flask db upgrade`, `flask demo`), then runs `python wsgi.py` exactly as `make run` does.
+(`flask db upgrade`, `flask demo`), then runs `python wsgi.py` exactly as `make run` does,
+with the media worker (`python -m media.worker`, the self-test's echo peer) beside it on a
+port of its own.
 """
 
 from __future__ import annotations
@@ -47,6 +49,10 @@ class LiveServer:
     process: subprocess.Popen | None = None
     # The PostgreSQL schema this server made for itself; dropped when it stops.
     schema: str | None = None
+    # The media worker beside it (False: none, so the self-test finds it down).
+    media_worker: bool = True
+    worker_port: int = 0
+    worker: subprocess.Popen | None = None
 
     @property
     def url(self) -> str:
@@ -61,6 +67,7 @@ class LiveServer:
             DATABASE_URL=self.database_url or f"sqlite:///{self.workdir / 'server.db'}",
             SOCKETIO_ASYNC_MODE=self.async_mode,
             PORT=str(self.port),
+            MEDIA_WORKER_URL=f"http://127.0.0.1:{self.worker_port or free_port()}",
             FLASK_APP="wsgi",
             PYTHONUNBUFFERED="1",
             # The suite signs in and asks for sessions far faster than people do, all from
@@ -88,12 +95,22 @@ class LiveServer:
     def start(self) -> LiveServer:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = self.port or free_port()
+        self.worker_port = self.worker_port or free_port()
         if self.prepare:
             if self.database_url and self.database_url.startswith("postgres"):
                 self.schema = f"live_{self.port}"
                 self.database_url = isolated_schema_url(self.database_url, self.schema)
             self.flask("db", "upgrade")
             self.flask("demo")
+        if self.media_worker:
+            self.worker_log = open(self.workdir / "worker.log", "w")  # noqa: SIM115
+            self.worker = subprocess.Popen(
+                [sys.executable, "-m", "media.worker"],
+                cwd=ROOT,
+                env=self.env(),
+                stdout=self.worker_log,
+                stderr=subprocess.STDOUT,
+            )
         self.log = open(self.workdir / "server.log", "w")  # noqa: SIM115
         self.process = subprocess.Popen(
             [sys.executable, "wsgi.py"],
@@ -108,24 +125,41 @@ class LiveServer:
                 raise RuntimeError(f"server exited: {self.read_log()}")
             try:
                 if requests.get(self.url + "/auth/login", timeout=1).status_code == 200:
-                    return self
+                    break
             except requests.ConnectionError:
                 time.sleep(0.1)
-        raise RuntimeError(f"server did not start: {self.read_log()}")
+        else:
+            raise RuntimeError(f"server did not start: {self.read_log()}")
+        if self.worker is not None:
+            self._wait_for_worker(deadline)
+        return self
 
-    def read_log(self) -> str:
-        return (self.workdir / "server.log").read_text()
+    def _wait_for_worker(self, deadline: float) -> None:
+        while time.monotonic() < deadline:
+            if self.worker.poll() is not None:
+                raise RuntimeError(f"media worker exited: {self.read_log('worker.log')}")
+            try:
+                requests.get(f"http://127.0.0.1:{self.worker_port}/health", timeout=1)
+                return
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        raise RuntimeError(f"media worker did not start: {self.read_log('worker.log')}")
+
+    def read_log(self, name: str = "server.log") -> str:
+        return (self.workdir / name).read_text()
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        if getattr(self, "log", None):
-            self.log.close()
+        for process in (self.process, self.worker):
+            if process and process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+        for log in ("log", "worker_log"):
+            if getattr(self, log, None):
+                getattr(self, log).close()
         if self.schema:
             drop_schema(self.database_url, self.schema)
             self.schema = None

@@ -18,7 +18,7 @@ from app.errors import respond
 from app.extensions import csrf, limiter
 from app.models import Role
 from app.models.types import MAX_ID
-from app.services import availability, session_requests, tokens, users, visits
+from app.services import availability, self_tests, session_requests, tokens, users, visits
 from app.services.errors import Invalid, NotFound
 from app.services.serialize import iso, request_dict, token_dict, user_dict
 from app.services.snapshots import list_providers
@@ -211,6 +211,7 @@ def create_request():
     body = json_body()
     provider_id = _id_field(body, "provider_id", required=True)
     service_id = _id_field(body, "service_id", required=False)
+    self_tests.check_may_request(current_user)  # SELF_TEST_BLOCKS_REQUEST
     req = session_requests.create_request(current_user, provider_id, service_id)
     return jsonify(_request_summary(req)), 201
 

@@ -46,3 +46,10 @@ class UnsupportedType(ServiceError):
 
     status = 415
     code = "unsupported_media_type"
+
+
+class Unavailable(ServiceError):
+    """Something the server depends on (the media worker) is not answering."""
+
+    status = 503
+    code = "unavailable"

@@ -1,0 +1,81 @@
+"""JSON API v1: the device self-test (app/services/self_tests.py).
+
+Anyone who may be in a waiting room tests: a signed-in user or station (session cookie or
+bearer token) and a guest (the session their link opened). Registered on the API blueprint
+of app.api.routes (same authentication, CSRF rules and error handling); a guest has no
+token, so their state-changing calls need the page's CSRF token here.
+"""
+
+from __future__ import annotations
+
+from flask import current_app, g, jsonify, request
+from flask_login import current_user
+
+from app.api.routes import bp, json_body
+from app.auth.session import current_caller
+from app.errors import respond
+from app.extensions import csrf, limiter
+from app.models import Participant
+from app.services import self_tests
+from app.services.ice import ice_servers_for
+from app.services.visits import Who
+
+
+def _caller() -> Who | None:
+    """The bearer token's user, else the cookie's guest or user."""
+    if g.get("api_token") is not None:
+        return current_user._get_current_object()
+    who = current_caller()
+    if isinstance(who, Participant) and request.method == "POST":
+        csrf.protect()  # authenticate_caller protects a signed-in cookie, not a guest's
+    return who
+
+
+def _limit_key() -> str:
+    who = _caller()
+    if isinstance(who, Participant):
+        return f"self-test:guest:{who.id}"
+    if who is not None:
+        return f"self-test:user:{who.id}"
+    return f"self-test:address:{request.remote_addr}"
+
+
+def _unauthorized():
+    return respond(401, "unauthorized", "Sign in, open your link, or send a bearer token.")
+
+
+@bp.post("/self-tests/offer")
+@limiter.limit(lambda: current_app.config["SELF_TEST_LIMIT"], key_func=_limit_key)
+def self_test_offer():
+    """Relay the page's SDP offer {type, sdp} to the media worker; its answer {type, sdp}.
+    503 when the test service is down or busy."""
+    if _caller() is None:
+        return _unauthorized()
+    return jsonify(self_tests.relay_offer(json_body()))
+
+
+@bp.post("/self-tests")
+def record_self_test():
+    """Keep the caller's measurements {camera_ok, microphone_ok, round_trip_ms,
+    packet_loss, bitrate_kbps, details?}; answers with the server's verdict and advice."""
+    who = _caller()
+    if who is None:
+        return _unauthorized()
+    test = self_tests.record_self_test(who, json_body())
+    return jsonify(self_tests.self_test_dict(test)), 201
+
+
+@bp.get("/self-tests/latest")
+def latest_self_test():
+    """What the page needs before testing: the caller's latest result (or null), whether a
+    failed one blocks a request, and the ICE servers that reach the media worker."""
+    who = _caller()
+    if who is None:
+        return _unauthorized()
+    latest = self_tests.latest_self_test(who)
+    ice_id = f"guest-{who.id}" if isinstance(who, Participant) else who.id
+    return jsonify(
+        self_test=self_tests.self_test_dict(latest) if latest else None,
+        blocks_request=current_app.config["SELF_TEST_BLOCKS_REQUEST"],
+        ice_servers=ice_servers_for(ice_id),
+    )
