@@ -68,9 +68,11 @@ def create_app(config: Config | None = None) -> Flask:
     security.init_app(app)
     cli.init_app(app)
 
+    from app.admin.routes import bp as admin_bp
     from app.api import clinics as _clinic_api  # noqa: F401 (its routes join the API blueprint)
     from app.api import participants as _participants_api  # noqa: F401
     from app.api import self_tests as _self_tests_api  # noqa: F401
+    from app.api import stations as _stations_api  # noqa: F401
     from app.api import visits_chat as _chat_api  # noqa: F401
     from app.api.routes import bp as api_bp
     from app.auth.routes import bp as auth_bp
@@ -88,6 +90,11 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(settings_bp)
     app.register_blueprint(visits_bp, url_prefix="/visits")
     app.register_blueprint(api_bp, url_prefix="/api/v1")
+    app.register_blueprint(admin_bp, url_prefix="/admin")
+
+    from kiosk import init_app as init_kiosk  # station mode: the one line that knows of it
+
+    init_kiosk(app)
 
     from app.realtime import handlers
     from app.services import deliveries  # noqa: F401 (registers the background jobs)

@@ -12,13 +12,21 @@ from flask import Blueprint, abort, current_app, g, jsonify, request
 from flask_login import current_user
 
 from app.auth.access import role_required
-from app.auth.session import bearer_token, use_bearer_user
+from app.auth.session import bearer_token, use_bearer_user, use_station
 from app.auth.throttle import checked_authenticate
 from app.errors import respond
 from app.extensions import csrf, limiter
 from app.models import Role
 from app.models.types import MAX_ID
-from app.services import availability, self_tests, session_requests, tokens, users, visits
+from app.services import (
+    availability,
+    self_tests,
+    session_requests,
+    stations,
+    tokens,
+    users,
+    visits,
+)
 from app.services.errors import Invalid, NotFound
 from app.services.serialize import iso, request_dict, token_dict, user_dict
 from app.services.snapshots import list_providers
@@ -34,6 +42,12 @@ def authenticate_caller():
     """A Bearer header decides who calls, whatever cookie rides along; otherwise the
     session cookie does, and a state-changing call must then carry X-CSRFToken."""
     token = bearer_token(request)
+    if token is not None and token.startswith(stations.TOKEN_PREFIX):
+        station = stations.station_for_token(token)
+        if station is None:
+            return respond(401, "unauthorized", "The station credential is unknown or revoked.")
+        use_station(station)
+        return None
     if token is not None:
         row = tokens.token_row(token)
         if row is None:

@@ -6,7 +6,7 @@ from flask import Blueprint, flash, redirect, render_template, request, session,
 from flask_login import current_user, login_required
 
 from app.auth.forms import LoginForm
-from app.auth.session import IDLE_FLAG, sign_in, sign_out
+from app.auth.session import IDLE_FLAG, STATION_COOKIE, sign_in, sign_out
 from app.auth.throttle import checked_authenticate, remember_device
 from app.limits import TooManyRequests
 
@@ -25,6 +25,9 @@ def _safe_next(target: str | None) -> str | None:
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
+    if request.method == "GET" and request.cookies.get(STATION_COOKIE):
+        # A kiosk station (or one just revoked) is sent to its own screen, never sign-in.
+        return redirect("/kiosk")
     if current_user.is_authenticated:
         return redirect(url_for("clinic.home"))
     if session.pop(IDLE_FLAG, False):

@@ -1,8 +1,9 @@
 """No Socket.IO connection outlives the authority it was opened with.
 
-Every connection is opened with one credential: a signed-in browser session or an API
-token. This process keeps a registry of its own connections and the credential behind
-each. Three things close a connection whose credential no longer counts:
+Every connection is opened with one credential: a signed-in browser session, an API
+token, a guest's link or a kiosk station's credential. This process keeps a registry of
+its own connections and the credential behind each. Three things close a connection whose
+credential no longer counts:
 
 - every event re-checks the credential before its handler runs (`caller`);
 - `revoke()`, called by the service that ended a session, revoked a token, deactivated a
@@ -34,7 +35,7 @@ logger = logging.getLogger(__name__)
 class Credential:
     """What a connection was opened with; `user` names all of a user's, for revocation."""
 
-    kind: str  # session | token | guest | user
+    kind: str  # session | token | guest | station | user
     id: int
 
     @classmethod
@@ -49,6 +50,11 @@ class Credential:
     def guest(cls, participant_id: int) -> Credential:
         """A guest's link (their signed guest session) in one visit."""
         return cls("guest", participant_id)
+
+    @classmethod
+    def station(cls, station_id: int) -> Credential:
+        """A kiosk station's credential (its cookie, or its bearer token)."""
+        return cls("station", station_id)
 
     @classmethod
     def of_user(cls, user_id: int) -> Credential:
@@ -121,14 +127,21 @@ def admit(sid: str, credential: Credential, who: User | Participant) -> bool:
     return registry.add(Connection(sid, credential, owner, role), per_user)
 
 
-def forget(sid: str) -> None:
-    registry.remove(sid)
+def forget(sid: str) -> Connection | None:
+    """A connection closed: drop it from the registry; returns what it was."""
+    return registry.remove(sid)
+
+
+def holds(credential: Credential) -> bool:
+    """Whether this process still has a connection opened with `credential`."""
+    return any(c.matches(credential) for c in registry.all())
 
 
 def _live(connections: list[Connection]) -> dict[Credential, tuple[Owner, str]]:
     """Which of these connections' credentials still count, with their owner and role."""
     from app.services.auth_sessions import live_sessions
     from app.services.guests import live_guests
+    from app.services.stations import live_stations
     from app.services.tokens import live_tokens
 
     def of(kind: str) -> set[int]:
@@ -138,6 +151,7 @@ def _live(connections: list[Connection]) -> dict[Credential, tuple[Owner, str]]:
     for kind, found in (
         ("session", live_sessions(of("session"))),
         ("token", live_tokens(of("token"))),
+        ("station", live_stations(of("station"))),
     ):
         live.update(
             {Credential(kind, i): (("user", uid), role) for i, (uid, role) in found.items()}
@@ -194,7 +208,16 @@ def sweep() -> int:
     stale = [c for c in connections if not _still_valid(c, live)]
     for connection in stale:
         _disconnect(connection.sid)
+    _count_stations_seen([c for c in connections if c not in stale])
     return len(stale)
+
+
+def _count_stations_seen(connections: list[Connection]) -> None:
+    """A station with a live socket is online: its last_seen_at is kept fresh (the admin's
+    stations page counts one unseen for STATION_ONLINE_SECONDS as offline)."""
+    from app.services.stations import touch_stations
+
+    touch_stations({c.credential.id for c in connections if c.credential.kind == "station"})
 
 
 def _disconnect(sid: str, reason: str = "ended") -> None:

@@ -26,6 +26,23 @@ from app.services.errors import ServiceError
 logger = logging.getLogger("app.realtime.handlers")
 _limits: ConnectionLimits | None = None
 
+# The events a kiosk station's connection may send: a requester's (its dashboard's resync,
+# and being the patient in its visits' waiting room and call). Any other is refused here,
+# whatever its handler would decide: a new event is closed to stations until added.
+STATION_EVENTS = frozenset(
+    {
+        "resync",
+        "keepalive",
+        "join_visit",
+        "leave_visit",
+        "signal",
+        "media_state",
+        "chat_send",
+        "chat_history",
+        "answer_snapshot",
+    }
+)
+
 
 def connection_limits() -> ConnectionLimits:
     global _limits
@@ -66,6 +83,9 @@ def event(socketio: SocketIO, name: str):
                 who, connection = authority.caller(sid)
                 if who is None:
                     return refusal("unauthorized", "Sign in again.")
+                if connection.credential.kind == "station" and name not in STATION_EVENTS:
+                    db.session.rollback()
+                    return refusal("forbidden", "A station cannot do this.")
                 return handler(who, connection, data or {})
             except ServiceError as exc:
                 db.session.rollback()

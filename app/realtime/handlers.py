@@ -14,15 +14,15 @@ from flask_login import current_user
 from flask_socketio import SocketIO, emit, join_room, leave_room
 from socketio.exceptions import ConnectionRefusedError as Refused
 
-from app.auth.session import GUEST_KEY, GUEST_LINK_KEY, current_session
+from app.auth.session import GUEST_KEY, GUEST_LINK_KEY, current_session, station_of_cookie
 from app.extensions import db
-from app.models import Participant, User, Visit
+from app.models import Participant, Role, User, Visit
 from app.realtime import authority, in_call
 from app.realtime.authority import Credential
 from app.realtime.events import connection_limits, event, refusal, visit_id_of
 from app.realtime.packets import MALFORMED
-from app.realtime.publish import visit_room, waiting_room
-from app.services import visits
+from app.realtime.publish import STATIONS_ADMIN, visit_room, waiting_room
+from app.services import stations, visits
 from app.services.auth_sessions import session_by_id, touch_session
 from app.services.errors import ServiceError
 from app.services.guests import guest_of_session
@@ -34,10 +34,15 @@ logger = logging.getLogger(__name__)
 
 
 def _opened_with(auth) -> tuple[Credential, User | Participant] | tuple[None, None]:
-    """The credential a new connection presents: a token in auth, else the session cookie
-    (a guest's session from their link, or a signed-in user's)."""
+    """The credential a new connection presents: a token in auth (an API token or a
+    station's), else the cookies (a guest's session from their link, a signed-in user's
+    session, or a kiosk station's cookie)."""
     if isinstance(auth, dict) and "token" in auth:
-        row = token_row(auth["token"])
+        token = auth["token"]
+        if isinstance(token, str) and token.startswith(stations.TOKEN_PREFIX):
+            station = stations.station_for_token(token)
+            return (Credential.station(station.id), station.user) if station else (None, None)
+        row = token_row(token)
         return (Credential.token(row.id), row.user) if row else (None, None)
     if GUEST_KEY in session:
         guest = guest_of_session(session.get(GUEST_KEY), session.get(GUEST_LINK_KEY))
@@ -46,6 +51,9 @@ def _opened_with(auth) -> tuple[Credential, User | Participant] | tuple[None, No
         row = current_session()
         if row is not None:
             return Credential.session(row.id), current_user._get_current_object()
+    station = station_of_cookie()
+    if station is not None:
+        return Credential.station(station.id), station.user
     return None, None
 
 
@@ -64,9 +72,13 @@ def register(socketio: SocketIO) -> None:
             raise Refused("too_many_connections")
         authority.start_sweeper(current_app._get_current_object())
         join_room(credential.room)
+        if credential.kind == "station":
+            stations.touch_stations({credential.id}, force=True)  # online on the admin page
         if isinstance(who, Participant):
             return  # a guest follows no dashboard: only their visit's rooms, when they join
         join_room(Credential.of_user(who.id).room)
+        if who.role == Role.ADMIN:
+            join_room(STATIONS_ADMIN)  # the stations page: online and offline, live
         for stream in streams_for(who):
             join_room(stream)
             emit("snapshot", take_snapshot(who, stream))
@@ -74,8 +86,14 @@ def register(socketio: SocketIO) -> None:
     @socketio.on("disconnect")
     def disconnect(reason=None):
         """Whoever this connection held in a waiting room or call is reconnecting."""
-        authority.forget(request.sid)
+        connection = authority.forget(request.sid)
         connection_limits().forget(request.sid)
+        if (
+            connection is not None
+            and connection.credential.kind == "station"
+            and not authority.holds(connection.credential)
+        ):
+            stations.station_went_offline(connection.credential.id)
         # The call with this connection is over; its person may come back on a new one.
         reconnecting = current_app.config["RECONNECT_GRACE_SECONDS"] > 0
         for visit_id in visits.disconnect_sid(request.sid):

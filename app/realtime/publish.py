@@ -34,6 +34,11 @@ def clinic_stream(clinic_id: int) -> str:
     return f"clinic:{clinic_id}"
 
 
+# Admins' stations page: each station's state and whether it is online (not versioned: the
+# page reads the list again on every (re)connect).
+STATIONS_ADMIN = "admin:stations"
+
+
 def visit_room(visit_id: int) -> str:
     return f"visit:{visit_id}"
 

@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.extensions import db
-from app.models import AuditEvent, AuditHead, Participant, User, Visit
+from app.models import AuditEvent, AuditHead, Participant, Station, User, Visit
 from app.models.types import utcnow
 
 GENESIS = "0" * 64
@@ -37,6 +37,10 @@ class Actor:
     @classmethod
     def guest(cls, participant: Participant) -> Actor:
         return cls("guest", participant.id, f"{participant.display_name} (guest)")
+
+    @classmethod
+    def station(cls, station: Station) -> Actor:
+        return cls("station", station.id, f"{station.name} (station, {station.site})")
 
     @classmethod
     def system(cls) -> Actor:

@@ -4,6 +4,7 @@ from flask import Blueprint, current_app, redirect, render_template
 from flask_login import current_user
 
 from app.auth.access import role_required
+from app.auth.session import current_station
 from app.models import Participant, Role, Visit
 from app.security import uses_media
 from app.services import attachments, external_rooms
@@ -61,7 +62,7 @@ def room(visit_id: int):
     if me.role == "host":
         back = "/schedule" if visit.source == VisitSource.INVITE else "/provider"
     else:
-        back = "/requester"
+        back = "/kiosk" if current_station() else "/requester"
     return render_room(visit, me, current_user.id, back)
 
 

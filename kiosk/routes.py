@@ -1,0 +1,51 @@
+"""The station screen at /kiosk: the enrollment form on a device that is not a station yet,
+else the station's full-screen requester dashboard."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, make_response, redirect, render_template, request, url_for
+
+from app.auth.session import STATION_COOKIE, current_station, forget_station, remember_station
+from app.limits import TooManyRequests
+from app.security import uses_media
+from app.services import stations
+from app.services.errors import Invalid
+from app.services.snapshots import streams_for, take_snapshot
+
+bp = Blueprint("kiosk", __name__, template_folder="templates")
+
+
+@bp.get("/kiosk")
+@uses_media  # the station's device self-test uses the camera and microphone
+def screen():
+    """The station screen, or the enrollment form (a revoked station's stale cookie goes)."""
+    station = current_station()
+    if station is None:
+        response = make_response(render_template("kiosk/enroll.html", error=None, code=""))
+        if request.cookies.get(STATION_COOKIE):
+            forget_station(response)
+        return response
+    user = station.user
+    snapshots = [take_snapshot(user, stream) for stream in streams_for(user)]
+    return render_template(
+        "kiosk/station.html",
+        station=station,
+        snapshots=snapshots,
+        home_seconds=current_app.config["KIOSK_HOME_SECONDS"],
+    )
+
+
+@bp.post("/kiosk/enroll")
+def enroll():
+    """The enrollment form: a good code makes this browser the station (its cookie)."""
+    code = request.form.get("code", "")
+    try:
+        _station, token = stations.enroll_from(request.remote_addr or "unknown", code)
+    except TooManyRequests as exc:
+        page = render_template("kiosk/enroll.html", error=exc.message, code=code)
+        return page, 429, {"Retry-After": str(exc.retry_after)}
+    except Invalid as exc:
+        return render_template("kiosk/enroll.html", error=exc.message, code=code), 422
+    response = redirect(url_for("kiosk.screen"))
+    remember_station(response, token)
+    return response
