@@ -153,6 +153,30 @@ def _attachments_dir(env: dict[str, str], instance_path: Path) -> str:
     return str(folder)
 
 
+def _request_waits(env: dict[str, str]) -> dict:
+    """While a request waits: how often the provider's alert repeats, when they are also
+    emailed, when the request expires, and how much history an estimated wait needs."""
+    escalate = _float(env, "REQUEST_ESCALATE_AFTER_SECONDS", 120)
+    expire = _float(env, "REQUEST_EXPIRE_AFTER_SECONDS", 600)
+    if escalate >= expire:
+        raise ConfigError(
+            "REQUEST_ESCALATE_AFTER_SECONDS must be shorter than REQUEST_EXPIRE_AFTER_SECONDS"
+        )
+    min_answers = _int(env, "REQUEST_WAIT_MIN_ANSWERS", 3)
+    history_days = _int(env, "REQUEST_WAIT_HISTORY_DAYS", 14)
+    if min_answers < 1 or history_days < 1:
+        raise ConfigError(
+            "REQUEST_WAIT_MIN_ANSWERS and REQUEST_WAIT_HISTORY_DAYS must be 1 or more"
+        )
+    return dict(
+        REQUEST_ALERT_REPEAT=timedelta(seconds=_float(env, "REQUEST_ALERT_REPEAT_SECONDS", 30)),
+        REQUEST_ESCALATE_AFTER=timedelta(seconds=escalate),
+        REQUEST_EXPIRE_AFTER=timedelta(seconds=expire),
+        REQUEST_WAIT_MIN_ANSWERS=min_answers,
+        REQUEST_WAIT_HISTORY=timedelta(days=history_days),
+    )
+
+
 class Config:
     """Flask settings plus Anteroom's own (prefixed ANTEROOM_ where Flask has no name)."""
 
@@ -307,6 +331,7 @@ class Config:
             JOBS_POLL_SECONDS=_float(env, "JOBS_POLL_SECONDS", 1),
             JOB_LEASE_SECONDS=_int(env, "JOB_LEASE_SECONDS", 60),
             JOB_MAX_ATTEMPTS=_int(env, "JOB_MAX_ATTEMPTS", 6),
+            **_request_waits(env),
             TESTING=False,
         )
         settings.update(overrides)

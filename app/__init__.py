@@ -97,7 +97,7 @@ def create_app(config: Config | None = None) -> Flask:
     init_kiosk(app)
 
     from app.realtime import handlers
-    from app.services import deliveries  # noqa: F401 (registers the background jobs)
+    from app.services import deliveries, request_timers  # noqa: F401 (register the jobs)
 
     handlers.register(socketio)
     return app

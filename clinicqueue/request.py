@@ -107,5 +107,10 @@ def decide_new_request(
     )
 
 
+# Endings the requester must read: they stay on their screen until dismissed (a declined
+# one also blocks asking the same provider again until then; an expired one does not).
+READ_UNTIL_DISMISSED = (RequestState.DECLINED, RequestState.EXPIRED)
+
+
 def can_dismiss(state: RequestState | str, dismissed: bool) -> bool:
-    return RequestState(state) == RequestState.DECLINED and not dismissed
+    return RequestState(state) in READ_UNTIL_DISMISSED and not dismissed

@@ -28,7 +28,8 @@ from app.services import (
     visits,
 )
 from app.services.errors import Invalid, NotFound
-from app.services.serialize import iso, request_dict, token_dict, user_dict
+from app.services.request_queue import queued_dict
+from app.services.serialize import iso, token_dict, user_dict
 from app.services.snapshots import list_providers
 
 MAX_JSON_DEPTH = 32
@@ -231,7 +232,8 @@ def create_request():
 
 
 def _request_summary(req) -> dict:
-    summary = request_dict(req)
+    # While pending: its position in the provider's queue and estimated wait (or null).
+    summary = queued_dict(req)
     for optional in ("decline_note", "decline_reason"):
         if summary[optional] is None:
             summary.pop(optional)

@@ -64,6 +64,15 @@ def enqueue(
     return job
 
 
+def settle(job: Job, now: datetime) -> bool:
+    """Mark a job done in the caller's transaction, with its effect: False when another
+    attempt already did (its lease ran out mid-run), so the effect happens once."""
+    result = db.session.execute(
+        update(Job).where(Job.id == job.id, Job.done_at.is_(None)).values(done_at=now)
+    )
+    return result.rowcount == 1
+
+
 def _claimable(now: datetime):
     return (
         Job.done_at.is_(None),

@@ -1,5 +1,6 @@
 """Messages to the people in a visit: invitations, reminders and cancellations, by email
-(HTML and plain text, with an .ics calendar entry) and by SMS.
+(HTML and plain text, with an .ics calendar entry) and by SMS; and to a provider, about a
+request still waiting for their answer (email: accounts have no mobile number).
 
 Flask-Mail builds each email; it is handed to the SMTP server configured with Flask-Mail's
 own settings, with a timeout (Flask-Mail opens its connection without one, and a mail
@@ -23,7 +24,7 @@ from flask import current_app, render_template
 from flask_mail import Message
 from icalendar import Calendar, Event, vText
 
-from app.models import Participant, Visit
+from app.models import Participant, SessionRequest, Visit
 from app.services.guests import guest_link
 from app.services.jobs import JobFailed
 from clinicqueue.schedule import zone
@@ -209,6 +210,27 @@ def send_sms(to: str, body: str) -> None:
                 raise JobFailed(f"the SMS gateway answered {response.status}")
     except OSError as exc:
         raise JobFailed(f"the SMS gateway could not be reached: {exc}") from exc
+
+
+def request_waiting_email(req: SessionRequest, now: datetime) -> Message:
+    """The escalation of an unanswered request, to its provider."""
+    context = {
+        "requester": req.requester.name,
+        "service": req.service.name if req.service else None,
+        "minutes": max(1, int((now - req.created_at).total_seconds() // 60)),
+        "link": f"{current_app.config['PUBLIC_BASE_URL']}/provider",
+    }
+    return Message(
+        subject=f"{req.requester.name} is waiting for your answer",
+        recipients=[req.provider.email],
+        body=render_template("email/request_waiting.txt", **context),
+        html=render_template("email/request_waiting.html", **context),
+    )
+
+
+def notify_provider_of_waiting(req: SessionRequest, now: datetime) -> None:
+    """Email the provider that a request has waited too long for their answer."""
+    send_email(request_waiting_email(req, now))
 
 
 def notify(visit: Visit, participant: Participant, kind: str, channel: str) -> None:

@@ -16,7 +16,8 @@ from app.models import (
     User,
     Visit,
 )
-from clinicqueue import Presence, participant_status
+from clinicqueue import Presence, RequestState, participant_status
+from clinicqueue.waiting import QueuePlace
 
 
 def iso(value: datetime | None) -> str | None:
@@ -36,8 +37,10 @@ def provider_dict(user: User) -> dict:
     }
 
 
-def request_dict(req: SessionRequest) -> dict:
-    return {
+def request_dict(req: SessionRequest, place: QueuePlace | None = None) -> dict:
+    """A request; while pending and given its `place`, also its position in the provider's
+    queue and estimated wait (None: too little history to say)."""
+    summary = {
         "id": req.id,
         "state": req.state,
         "requester": {"id": req.requester.id, "name": req.requester.name},
@@ -50,6 +53,10 @@ def request_dict(req: SessionRequest) -> dict:
         "created_at": iso(req.created_at),
         "updated_at": iso(req.updated_at),
     }
+    if place is not None and req.state == RequestState.PENDING:
+        summary["position"] = place.position
+        summary["estimated_wait_seconds"] = place.estimated_wait_seconds
+    return summary
 
 
 def participant_dict(participant: Participant) -> dict:

@@ -1,4 +1,4 @@
-"""On-demand requests: ask, accept, decline, cancel, dismiss.
+"""On-demand requests: ask, accept, decline, cancel, expire, dismiss.
 
 Every transition is one conditional UPDATE (… WHERE state = 'pending'): when two racing
 callers both pass the domain check, the database lets exactly one of them win and the
@@ -20,6 +20,8 @@ from app.realtime.publish import Outbox, provider_stream, requester_stream
 from app.services.availability import lock_provider
 from app.services.clinics import home_clinic_id
 from app.services.errors import Conflict, Invalid, NotFound
+from app.services.jobs import enqueue
+from app.services.request_queue import announce_queue, queued_dict
 from app.services.schedule import announce_row
 from app.services.serialize import request_dict, visit_dict
 from app.services.text import clean_text
@@ -35,16 +37,26 @@ from clinicqueue import (
     decide_new_request,
     transition_request,
 )
-from clinicqueue.request import OpenRequest, can_dismiss
+from clinicqueue.request import READ_UNTIL_DISMISSED, OpenRequest, can_dismiss
 from clinicqueue.visit import LIVE_VISIT_STATES
 
 MAX_NOTE_LENGTH = 500
 
 
-def _announce(outbox: Outbox, req: SessionRequest) -> None:
+# The timers of a pending request (app/services/request_timers.py does each one's work).
+TIMERS = (
+    ("request_remind", "REQUEST_ALERT_REPEAT"),
+    ("request_escalate", "REQUEST_ESCALATE_AFTER"),
+    ("request_expire", "REQUEST_EXPIRE_AFTER"),
+)
+
+
+def _announce(outbox: Outbox, req: SessionRequest, now: datetime) -> None:
+    """The request stopped waiting: tell both sides, and everyone behind it in the queue."""
     payload = request_dict(req)
     outbox.add("request_updated", provider_stream(req.provider_id), payload)
     outbox.add("request_updated", requester_stream(req.requester_id), payload)
+    announce_queue(outbox, req.provider_id, now)
 
 
 def _load(request_id: int) -> SessionRequest:
@@ -85,8 +97,10 @@ def create_request(
 ) -> SessionRequest:
     """A requester asks a provider for a session now.
 
-    Emits request_created to the provider when it is pending; to an unavailable provider
-    the request is created declined and only the requester hears of it.
+    Emits request_created to the provider when it is pending (with its timers: the repeated
+    alert, the escalation and the expiry, as jobs in the same transaction); to an
+    unavailable provider the request is created declined and only the requester hears of it.
+    Asking again reads (dismisses) an earlier expired request to the same provider.
     """
     now = now or utcnow()
     provider = lock_provider(provider_id)
@@ -134,11 +148,23 @@ def create_request(
         raise Conflict(
             "You already have a request waiting for this provider.", reason="pending"
         ) from None
+    db.session.execute(
+        update(SessionRequest)
+        .where(
+            SessionRequest.requester_id == requester.id,
+            SessionRequest.provider_id == provider.id,
+            SessionRequest.state == RequestState.EXPIRED,
+            SessionRequest.dismissed_at.is_(None),
+        )
+        .values(dismissed_at=now)
+    )
     outbox = Outbox()
-    payload = request_dict(req)
     if outcome.state == RequestState.PENDING:
-        outbox.add("request_created", provider_stream(req.provider_id), payload)
-    outbox.add("request_updated", requester_stream(req.requester_id), payload)
+        config = current_app.config
+        for kind, setting in TIMERS:
+            enqueue(kind, now + config[setting], payload={"request_id": req.id})
+        outbox.add("request_created", provider_stream(req.provider_id), request_dict(req))
+    outbox.add("request_updated", requester_stream(req.requester_id), queued_dict(req, now))
     outbox.stamp()
     db.session.commit()
     outbox.publish()
@@ -215,7 +241,7 @@ def accept_request(provider: User, request_id: int, now: datetime | None = None)
     req.visit_id = visit.id
     db.session.flush()
     outbox = Outbox()
-    _announce(outbox, req)
+    _announce(outbox, req, now)
     summary = visit_dict(visit)
     outbox.add("visit_updated", provider_stream(req.provider_id), summary)
     outbox.add("visit_updated", requester_stream(req.requester_id), summary)
@@ -243,7 +269,7 @@ def decline_request(
     req = _apply(
         req, RequestAction.DECLINE, now, decline_note=note, decline_reason=DeclineReason.DECLINED
     )
-    return _commit_and_announce(req)
+    return _commit_and_announce(req, now)
 
 
 def cancel_request(requester: User, request_id: int, now: datetime | None = None):
@@ -253,11 +279,26 @@ def cancel_request(requester: User, request_id: int, now: datetime | None = None
     if req.requester_id != requester.id:
         raise NotFound("No such request.")
     req = _apply(req, RequestAction.CANCEL, now)
-    return _commit_and_announce(req)
+    return _commit_and_announce(req, now)
+
+
+def expire_request(request_id: int, now: datetime) -> SessionRequest | None:
+    """Nobody answered in time (the request_expire job): a pending request becomes expired,
+    by the same conditional update as any answer, so exactly one of them wins. Emits
+    request_updated to both sides and the queue; None when it was no longer pending."""
+    req = db.session.get(SessionRequest, request_id, populate_existing=True)
+    if req is None or req.state != RequestState.PENDING:
+        db.session.rollback()
+        return None
+    try:
+        req = _apply(req, RequestAction.EXPIRE, now)
+    except Conflict:
+        return None  # answered or withdrawn a moment before: that one won
+    return _commit_and_announce(req, now)
 
 
 def dismiss_request(requester: User, request_id: int, now: datetime | None = None):
-    """The requester has read the decline; the provider may be asked again.
+    """The requester has read the decline (or the expiry); the provider may be asked again.
 
     Emits request_updated to the requester.
     """
@@ -267,13 +308,15 @@ def dismiss_request(requester: User, request_id: int, now: datetime | None = Non
         raise NotFound("No such request.")
     if not can_dismiss(req.state, req.dismissed_at is not None):
         raise Conflict(
-            "Only a declined request can be dismissed.", state=req.state, request=request_dict(req)
+            "Only a declined or expired request can be dismissed.",
+            state=req.state,
+            request=request_dict(req),
         )
     result = db.session.execute(
         update(SessionRequest)
         .where(
             SessionRequest.id == req.id,
-            SessionRequest.state == RequestState.DECLINED,
+            SessionRequest.state.in_([s.value for s in READ_UNTIL_DISMISSED]),
             SessionRequest.dismissed_at.is_(None),
         )
         .values(dismissed_at=now, updated_at=now)
@@ -293,9 +336,9 @@ def dismiss_request(requester: User, request_id: int, now: datetime | None = Non
     return req
 
 
-def _commit_and_announce(req: SessionRequest) -> SessionRequest:
+def _commit_and_announce(req: SessionRequest, now: datetime) -> SessionRequest:
     outbox = Outbox()
-    _announce(outbox, req)
+    _announce(outbox, req, now)
     outbox.stamp()
     db.session.commit()
     outbox.publish()

@@ -15,10 +15,12 @@ from app.realtime.publish import (
 )
 from app.services.clinics import clinic_for, clinics_of
 from app.services.errors import Forbidden
+from app.services.request_queue import queued_dicts
 from app.services.schedule import day_schedule, today_in
 from app.services.serialize import provider_dict, request_dict, visit_dict
 from app.services.visits import live_visits_for
 from clinicqueue import RequestState
+from clinicqueue.request import READ_UNTIL_DISMISSED
 
 
 def streams_for(user: User) -> list[str]:
@@ -77,20 +79,22 @@ def provider_dashboard(provider: User) -> dict:
 
 
 def requester_dashboard(requester: User) -> dict:
+    """The requester's requests still on their screen (pending, with their place in the
+    queue; declined or expired and not yet dismissed) and their live sessions."""
     open_requests = db.session.scalars(
         select(SessionRequest)
         .where(
             SessionRequest.requester_id == requester.id,
             or_(
                 SessionRequest.state == RequestState.PENDING,
-                (SessionRequest.state == RequestState.DECLINED)
+                SessionRequest.state.in_([s.value for s in READ_UNTIL_DISMISSED])
                 & SessionRequest.dismissed_at.is_(None),
             ),
         )
         .order_by(SessionRequest.created_at.desc(), SessionRequest.id.desc())
     ).all()
     return {
-        "requests": [request_dict(r) for r in open_requests],
+        "requests": queued_dicts(open_requests),
         "sessions": [visit_dict(v) for v in live_visits_for(requester, "patient")],
     }
 

@@ -193,7 +193,7 @@ def test_earlier_requests_may_be_any_iterable():
 
 
 @pytest.mark.parametrize(("state", "dismissed"), list(product(RequestState, [False, True])))
-def test_only_a_declined_request_not_yet_dismissed_can_be_dismissed(state, dismissed):
-    expected = state == RequestState.DECLINED and not dismissed
+def test_only_a_declined_or_expired_request_not_yet_dismissed_can_be_dismissed(state, dismissed):
+    expected = state in (RequestState.DECLINED, RequestState.EXPIRED) and not dismissed
 
     assert can_dismiss(state, dismissed) is expected

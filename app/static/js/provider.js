@@ -225,6 +225,25 @@ function announce(req) {
   }
 }
 
+/**
+ * A request still unanswered (request_reminded, repeated by the server while it waits):
+ * the chime again, its card flashes and says it is still waiting, and a desktop alert.
+ */
+function remind(req) {
+  if (state.requests.get(req.id)?.state !== "pending") return; // answered meanwhile
+  const card = requestList.querySelector(`[data-key="${req.id}"]`);
+  if (card) {
+    card.querySelector(".still-waiting").hidden = false;
+    card.classList.remove("is-new");
+    void card.offsetWidth; // restart the arrival flash
+    card.classList.add("is-new");
+  }
+  chime();
+  if ("Notification" in window && Notification.permission === "granted") {
+    new Notification("Still waiting for your answer", { body: req.requester.name, tag: `request-${req.id}` });
+  }
+}
+
 const hint = document.getElementById("notify-hint");
 if ("Notification" in window && Notification.permission === "default") {
   hint.hidden = false;
@@ -235,7 +254,7 @@ if ("Notification" in window && Notification.permission === "default") {
 }
 
 connectLive({
-  events: ["request_created", "request_updated", "availability_changed", "visit_updated"],
+  events: ["request_created", "request_updated", "request_reminded", "availability_changed", "visit_updated"],
   onSnapshot(stream, data) {
     if (!stream.startsWith("provider:")) return;
     state.available = data.available;
@@ -256,6 +275,8 @@ connectLive({
     } else if (name === "request_updated") {
       state.requests.set(payload.id, payload);
       renderRequests();
+    } else if (name === "request_reminded") {
+      remind(payload);
     } else if (name === "availability_changed") {
       state.available = payload.available;
       renderAvailability();

@@ -10,11 +10,26 @@ const sessionList = document.getElementById("sessions");
 const errorBox = document.getElementById("action-error");
 
 function openRequestFor(providerId) {
-  // The newest request to this provider that still shows: pending, or declined and unread.
-  return [...state.requests.values()]
+  // The newest request to this provider, while it still shows: pending, or declined or
+  // expired and not yet read (asking again replaces an expired one).
+  const newest = [...state.requests.values()]
     .filter((r) => r.provider.id === providerId)
-    .filter((r) => r.state === "pending" || (r.state === "declined" && !r.dismissed))
     .sort((a, b) => b.id - a.id)[0];
+  const shows = newest?.state === "pending" || (["declined", "expired"].includes(newest?.state) && !newest.dismissed);
+  return shows ? newest : undefined;
+}
+
+/** "You are next in line" and the estimated wait, in words. */
+function queueWords(req) {
+  const position = req.position === 1 ? "You are next in line." : req.position ? `You are number ${req.position} in line.` : "";
+  const seconds = req.estimated_wait_seconds;
+  let estimate = "Estimated wait: unknown.";
+  if (seconds != null) {
+    const minutes = Math.round(seconds / 60);
+    estimate = minutes < 1 ? "Estimated wait: under a minute."
+      : `Estimated wait: about ${minutes} minute${minutes === 1 ? "" : "s"}.`;
+  }
+  return { position, estimate: req.position ? estimate : "" };
 }
 
 function buildCard(provider) {
@@ -23,6 +38,11 @@ function buildCard(provider) {
   card.querySelector('[data-action="request"]').addEventListener("click", () => requestSession(provider.id, card));
   card.querySelector('[data-action="cancel"]').addEventListener("click", () => act(card, "cancel"));
   card.querySelector('[data-action="dismiss"]').addEventListener("click", () => act(card, "dismiss"));
+  card.querySelector('[data-action="again"]').addEventListener("click", () => requestSession(provider.id, card));
+  card.querySelector('[data-action="choose-another"]').addEventListener("click", async () => {
+    // The expiry is read; the person goes back to the list of providers to pick another.
+    if (await act(card, "dismiss")) document.getElementById("providers-title").focus();
+  });
   return card;
 }
 
@@ -62,12 +82,19 @@ function renderProvider(card, provider) {
   const idle = card.querySelector(".idle");
   const pending = card.querySelector(".status-pending");
   const declined = card.querySelector(".status-declined");
+  const expired = card.querySelector(".status-expired");
   idle.hidden = Boolean(req);
   pending.hidden = req?.state !== "pending";
   declined.hidden = req?.state !== "declined";
+  expired.hidden = req?.state !== "expired";
   card.dataset.requestId = req?.id ?? "";
   if (req?.state === "pending") {
     pending.querySelector(".pending-text").textContent = `Waiting for ${provider.name}…`;
+    const words = queueWords(req);
+    pending.querySelector(".queue-position").textContent = words.position;
+    pending.querySelector(".queue-estimate").textContent = words.estimate;
+  } else if (req?.state === "expired") {
+    expired.querySelector(".expired-text").textContent = `${provider.name} did not answer in time.`;
   } else if (req?.state === "declined") {
     // Declined because the provider was (or became) unavailable is not a refusal: say so,
     // and leave out the standard note, which would only repeat it. Older servers send no
@@ -89,6 +116,16 @@ function renderProvider(card, provider) {
   ask.textContent = provider.available ? "Request Session Now" : "Not available right now";
   ask.classList.toggle("is-unavailable", !provider.available);
   if (!provider.available) ask.setAttribute("aria-disabled", "true");
+  const again = card.querySelector('[data-action="again"]');
+  again.textContent = provider.available ? "Request again" : "Not available right now";
+  again.classList.toggle("is-unavailable", !provider.available);
+  if (provider.available) again.removeAttribute("aria-disabled");
+  else again.setAttribute("aria-disabled", "true");
+}
+
+/** What the page shows changed: a station's screen (kiosk.js) says it in big words. */
+function announceState() {
+  document.dispatchEvent(new CustomEvent("requester-state", { detail: state }));
 }
 
 function renderProviders() {
@@ -96,6 +133,7 @@ function renderProviders() {
   // Cards are kept, never rebuilt: a chosen service and keyboard focus survive live updates.
   reconcile(providerList, providers, (p) => p.id, buildCard, renderProvider);
   document.getElementById("providers-empty").hidden = providers.length > 0;
+  announceState();
 }
 
 function renderSessions() {
@@ -114,12 +152,14 @@ function renderSessions() {
     card.querySelector(".enter").href = `/visits/${visit.id}`;
   });
   document.getElementById("sessions-section").hidden = live.length === 0;
+  announceState();
 }
 
 async function requestSession(providerId, card) {
   const provider = state.providers.get(providerId);
   if (!provider?.available || isBusy(card.querySelector('[data-action="request"]'))) return;
-  const inlineError = card.querySelector(".inline-error");
+  // Asked again from an expired request's box, the card's own error line is hidden.
+  const inlineError = card.querySelector(".idle").hidden ? errorBox : card.querySelector(".inline-error");
   const body = { provider_id: providerId };
   if (provider.services.length > 1) {
     const chosen = card.querySelector(`input[name="service-${providerId}"]:checked`);
@@ -151,20 +191,22 @@ function keepFocusIn(card) {
   target?.focus();
 }
 
+/** Cancel or dismiss the card's request; whether it worked. */
 async function act(card, verb) {
   const id = Number(card.dataset.requestId);
-  if (!id || isBusy(card.querySelector(`[data-action="${verb}"]`))) return;
+  if (!id || isBusy(card.querySelector(`[data-action="${verb}"]`))) return false;
   setBusy(card, true);
   const result = await api("POST", `/api/v1/requests/${id}/${verb}`);
   if (!result.ok) {
     showError(errorBox, errorMessage(result));
     if (result.data?.error?.request) upsertRequest(result.data.error.request);
     else renderProviders();
-    return;
+    return false;
   }
   showError(errorBox, "");
   upsertRequest(result.data);
   keepFocusIn(card);
+  return true;
 }
 
 function upsertRequest(req) {
@@ -199,6 +241,11 @@ connectLive({
       const now = state.requests.get(payload.id)?.state;
       // Accepted: the session is ready. Heard across the room, not only seen.
       if (now === "accepted" && before !== "accepted") chime();
+      // Expired under the person's hands: focus goes to Request again, not to the page.
+      if (now === "expired" && before === "pending") {
+        const card = providerList.querySelector(`[data-key="${payload.provider.id}"]`);
+        if (card) keepFocusIn(card);
+      }
     } else if (name === "visit_updated") {
       state.sessions.set(payload.id, payload);
       renderSessions();
