@@ -111,5 +111,15 @@ def test_the_place_in_line_updates_live_and_an_expired_request_can_be_asked_agai
         expect(card.locator(".queue-position")).to_have_text("You are next in line.")
         expect(card.get_by_role("alert")).to_be_hidden()
         expect(card.get_by_role("button", name="Cancel")).to_be_focused()
+
+        # Unanswered again: this time the station goes back to the list of providers.
+        [again] = clinic.dashboard("harbour", "/requester")["requests"]
+        assert again["id"] != mine["id"]
+        due_now(engine, "request_expire", again["id"])
+        card.get_by_role("button", name="Choose another provider").click()
+        expect(card.get_by_role("alert")).to_be_hidden()
+        expect(harbour.get_by_role("heading", name="Providers")).to_be_focused()
+        expect(card.get_by_role("button", name="Request Session Now")).to_be_visible()
+        assert clinic.dashboard("harbour", "/requester")["requests"] == []
     finally:
         engine.dispose()
