@@ -80,6 +80,7 @@ bench: setup
 	$(BIN)/python -m bench.signin_flood
 	$(BIN)/python -m bench.in_call
 	$(BIN)/python -m bench.schedule
+	$(BIN)/python -m bench.self_test
 
 clean:
 	rm -rf $(VENV) node_modules app/static/vendor .pytest_cache .coverage
