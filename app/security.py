@@ -10,7 +10,8 @@ the limit, which would hand the view half a request.
 Headers: a strict Content-Security-Policy (scripts and styles only from this site, no
 inline code, no framing), nosniff, a same-origin Referrer-Policy, a Permissions-Policy that
 lets only views marked `uses_media` (the visit room) ask for the camera, microphone and
-screen, Cache-Control: no-store on everything but static files (pages and API answers
+screen, and views marked `uses_devices` (pages with the device self-test) for the camera and
+microphone alone, Cache-Control: no-store on everything but static files (pages and API answers
 carry patient data), and HSTS when the request came over HTTPS.
 """
 
@@ -25,6 +26,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 OTHER_FEATURES = "geolocation=(), payment=(), usb=()"
 NO_MEDIA = f"camera=(), microphone=(), display-capture=(), {OTHER_FEATURES}"
 MEDIA = f"camera=(self), microphone=(self), display-capture=(self), {OTHER_FEATURES}"
+DEVICES = f"camera=(self), microphone=(self), display-capture=(), {OTHER_FEATURES}"
 
 
 def accepts_upload(view: Callable) -> Callable:
@@ -36,6 +38,13 @@ def accepts_upload(view: Callable) -> Callable:
 def uses_media(view: Callable) -> Callable:
     """Mark a view whose page uses the camera, microphone or screen capture."""
     view.uses_media = True
+    return view
+
+
+def uses_devices(view: Callable) -> Callable:
+    """Mark a view whose page uses the camera and microphone only (the device self-test):
+    no screen capture, and no WebAssembly in its script-src."""
+    view.uses_devices = True
     return view
 
 
@@ -107,7 +116,10 @@ def set_headers(response):
     headers["X-Frame-Options"] = "DENY"
     headers["Cross-Origin-Opener-Policy"] = "same-origin"
     headers["Content-Security-Policy"] = content_security_policy()
-    headers["Permissions-Policy"] = MEDIA if _view_flag("uses_media") else NO_MEDIA
+    if _view_flag("uses_media"):
+        headers["Permissions-Policy"] = MEDIA
+    else:
+        headers["Permissions-Policy"] = DEVICES if _view_flag("uses_devices") else NO_MEDIA
     if request.endpoint != "static":
         headers["Cache-Control"] = "no-store"
     if request.is_secure and current_app.config["HSTS_SECONDS"]:

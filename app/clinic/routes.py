@@ -6,7 +6,7 @@ from flask_login import current_user
 from app.auth.access import role_required
 from app.models import Role
 from app.realtime.publish import DIRECTORY
-from app.security import uses_media
+from app.security import uses_devices
 from app.services.snapshots import streams_for, take_snapshot
 
 bp = Blueprint("clinic", __name__)
@@ -39,6 +39,6 @@ def provider_dashboard():
 
 @bp.get("/requester")
 @role_required(Role.REQUESTER)
-@uses_media  # the device self-test (selftest/_selftest.html)
+@uses_devices  # the device self-test (selftest/_selftest.html)
 def requester_dashboard():
     return render_template("clinic/requester.html", snapshots=_snapshots())
