@@ -16,7 +16,9 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Job, Role, SessionRequest
-from app.services.jobs import run_due
+from app.services.jobs import claim_one, run_due, run_job
+from app.services.request_timers import remind_provider
+from app.services.session_requests import expire_request
 from config import Config, ConfigError
 from tests.app.helpers import assert_error, open_requests_of, request_row
 
@@ -219,6 +221,29 @@ def test_the_providers_alert_repeats_while_nobody_answers(app, api, queue, socke
         db.session.rollback()
 
 
+def test_a_reminder_run_again_after_its_lease_ran_out_is_not_repeated(
+    app, api, queue, socket_client
+):
+    request_id = ask(api, queue, 0)["id"]
+    at = created_at(app, request_id) + timedelta(seconds=30)
+    provider = socket_client(auth={"token": queue.p})
+    provider.get_received()
+
+    with app.app_context():
+        job_id = claim_one(at)
+        job = db.session.get(Job, job_id)
+        remind_provider(job, at)  # the first attempt, slow to finish
+        remind_provider(db.session.get(Job, job_id), at)  # a second one, after its lease
+        run_job(job_id, at)
+        next_reminders = db.session.scalar(
+            select(func.count(Job.id)).where(Job.kind == "request_remind", Job.done_at.is_(None))
+        )
+        db.session.rollback()
+
+    assert [e["name"] for e in provider.get_received()] == ["request_reminded"]  # once
+    assert next_reminders == 1  # one chain, never two
+
+
 def test_an_unanswered_request_is_escalated_to_the_provider_by_email_once(app, api, queue, mailbox):
     request_id = ask(api, queue, 0)["id"]
     start = created_at(app, request_id)
@@ -340,7 +365,8 @@ def test_the_expiry_after_an_accept_changes_nothing(app, api, queue):
 
 
 def accept_racing_expiry(app, api, queue, request_id: int, expiry: datetime):
-    """The provider's accept and the runner's expiry, released together; the accept's answer."""
+    """The provider's accept and the expiry job's effect, released together; the accept's
+    answer. (The job's claim runs it once: test_an_unanswered_request_expires_once….)"""
     barrier = threading.Barrier(2, timeout=30)
     answer = {}
 
@@ -352,7 +378,7 @@ def accept_racing_expiry(app, api, queue, request_id: int, expiry: datetime):
     def expire():
         with app.app_context():
             barrier.wait()
-            run_due(expiry)
+            expire_request(request_id, expiry)  # what the request_expire job does
 
     threads = [threading.Thread(target=accept), threading.Thread(target=expire)]
     for thread in threads:
