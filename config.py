@@ -300,12 +300,14 @@ class Config:
             # Kiosk stations: how long an enrollment code works, how often a device may
             # try one (per address), how long the station's cookie lasts (revocation ends
             # it sooner), when a station with no live socket counts as offline, and how long
-            # the station screen waits with nothing in progress before going home.
+            # the station screen waits with nothing in progress (or after a visit) before going
+            # home.
             STATION_CODE_LIFETIME=timedelta(hours=_int(env, "STATION_CODE_HOURS", 24)),
             STATION_ENROLL_LIMIT=_rate(env, "STATION_ENROLL_LIMIT", "10/minute;100/day"),
             STATION_COOKIE_DAYS=_int(env, "STATION_COOKIE_DAYS", 400),
             STATION_ONLINE_SECONDS=_int(env, "STATION_ONLINE_SECONDS", 30),
             KIOSK_HOME_SECONDS=_int(env, "KIOSK_HOME_SECONDS", 120),
+            KIOSK_ENDED_SECONDS=_int(env, "KIOSK_ENDED_SECONDS", 10),  # after a visit ends
             # The most people in one call: browsers connect to each other (a mesh), which
             # carries four well; larger calls need the SFU (a later step).
             CALL_MESH_LIMIT=_int(env, "CALL_MESH_LIMIT", 4),

@@ -7,16 +7,18 @@ from flask import Blueprint, current_app, make_response, redirect, render_templa
 
 from app.auth.session import STATION_COOKIE, current_station, forget_station, remember_station
 from app.limits import TooManyRequests
-from app.security import uses_media
+from app.security import uses_devices
 from app.services import stations
 from app.services.errors import Invalid
 from app.services.snapshots import streams_for, take_snapshot
 
 bp = Blueprint("kiosk", __name__, template_folder="templates")
+# Accepted: the screen says so, then goes into the waiting room by itself after this long.
+ENTER_SECONDS = 3
 
 
 @bp.get("/kiosk")
-@uses_media  # the station's device self-test uses the camera and microphone
+@uses_devices  # the device self-test (selftest/_selftest.html)
 def screen():
     """The station screen, or the enrollment form (a revoked station's stale cookie goes)."""
     station = current_station()
@@ -32,6 +34,8 @@ def screen():
         station=station,
         snapshots=snapshots,
         home_seconds=current_app.config["KIOSK_HOME_SECONDS"],
+        enter_seconds=ENTER_SECONDS,
+        self_test_auto=True,  # a station tests itself when its last test is old or failed
     )
 
 

@@ -19,16 +19,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from app.extensions import db
 from app.limits import TooManyRequests, in_words, spend, wait_for
-from app.models import Role, SelfTest, Station, User
+from app.models import Role, Station, User
 from app.models.types import utcnow
 from app.realtime import authority
 from app.realtime.publish import STATIONS_ADMIN, Outbox
 from app.services import audit
 from app.services.errors import Conflict, Invalid, NotFound
+from app.services.self_tests import latest_for_stations
 from app.services.serialize import iso
 from app.services.text import clean_line
 
@@ -308,7 +309,7 @@ def list_stations(now: datetime | None = None) -> list[StationRow]:
     now = now or utcnow()
     online_within = timedelta(seconds=current_app.config["STATION_ONLINE_SECONDS"])
     stations = db.session.scalars(select(Station).order_by(Station.name)).all()
-    latest = _latest_self_tests([s.id for s in stations])
+    latest = latest_for_stations([s.id for s in stations])
     rows = []
     for s in stations:
         if s.revoked_at is not None:
@@ -346,19 +347,6 @@ def station_listing(now: datetime | None = None) -> dict:
         "online_seconds": current_app.config["STATION_ONLINE_SECONDS"],
         "stations": [row.as_dict() for row in list_stations(now)],
     }
-
-
-def _latest_self_tests(station_ids: list[int]) -> dict[int, SelfTest]:
-    if not station_ids:
-        return {}
-    newest = (
-        select(SelfTest.station_id, func.max(SelfTest.id).label("id"))
-        .where(SelfTest.station_id.in_(station_ids))
-        .group_by(SelfTest.station_id)
-        .subquery()
-    )
-    tests = db.session.scalars(select(SelfTest).join(newest, SelfTest.id == newest.c.id)).all()
-    return {t.station_id: t for t in tests}
 
 
 def _announce(station: Station) -> None:

@@ -365,3 +365,22 @@ def test_the_cli_refuses_a_duplicate_or_empty_station(app):
 
     assert duplicate.exit_code == 1 and "already exists" in duplicate.output
     assert empty.exit_code == 1 and "Enter a name" in empty.output
+
+
+# The station screen ------------------------------------------------------------------------
+
+
+def test_the_station_screen_is_the_requester_dashboard_in_kiosk_form(app):
+    made = new_station(app)
+    browser, _ = kiosk_browser(app, made.code)
+
+    page = browser.get("/kiosk")
+    html = page.get_data(as_text=True)
+
+    assert 'class="kiosk"' in html
+    assert 'id="kiosk-status"' in html and "/static/js/kiosk.js" in html
+    assert "/static/js/requester.js" in html  # the one request flow, not a second copy
+    assert 'id="provider-template"' in html and 'id="self-test"' in html
+    assert f'"user_id": {made.user_id}' in html
+    assert "camera=(self)" in page.headers["Permissions-Policy"]  # the self-test
+    assert "Sign out" not in html

@@ -1,0 +1,115 @@
+"""The station screen in Chromium (fake camera and microphone), at 1920×1080: enrolled with
+its code at /kiosk, it asks a provider for a session, goes into the waiting room by itself
+when the provider accepts, holds the call, and goes back to its home screen when the visit
+ends. A reload (or a restart at /kiosk) in each state comes back to the same state."""
+
+from __future__ import annotations
+
+import itertools
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.browser.support import PERMISSIONS, assert_in_call, screenshot, wait_live
+
+pytestmark = pytest.mark.browser
+
+KIOSK_VIEWPORT = {"width": 1920, "height": 1080}
+ROOM_URL = re.compile(r"/visits/(\d+)$")
+KIOSK_URL = re.compile(r"/kiosk$")
+_numbers = itertools.count(1)
+
+
+def enrolled_station(people, live_server) -> tuple[Page, str]:
+    """A new station (the CLI), enrolled by typing its code into /kiosk on a fresh browser."""
+    name = f"Ward Cart {next(_numbers)}"
+    created = live_server.flask("stations", "create", "--name", name, "--site", "Elm House")
+    code = created.stdout.strip().splitlines()[-1]
+    context = people.browser.new_context(
+        base_url=live_server.url, viewport=KIOSK_VIEWPORT, permissions=PERMISSIONS
+    )
+    people.contexts.append(context)
+    page = context.new_page()
+    people.pages["kiosk"] = page
+
+    page.goto("/kiosk")
+    expect(page.get_by_role("heading", name="Set up this station")).to_be_visible()
+    page.get_by_label("Enrollment code").fill(code.lower())  # as typed on a touch keyboard
+    page.get_by_role("button", name="Enroll this station").click()
+    expect(page).to_have_url(KIOSK_URL)
+    wait_live(page)
+    # A new station tests its camera and network by itself; the person closes the result.
+    expect(page.locator("#self-test-result")).to_be_visible(timeout=30_000)
+    page.get_by_role("button", name="Close").click()
+    return page, name
+
+
+def status(page: Page):
+    return page.locator("#kiosk-status-title")
+
+
+def test_a_station_runs_a_whole_visit_and_comes_back_to_each_state_after_a_reload(
+    people, clinic, live_server
+):
+    kiosk, name = enrolled_station(people, live_server)
+    clinic.set_available("okafor", True)
+    provider = people.login("okafor")
+    okafor = kiosk.get_by_role("listitem", name="Dr. Ada Okafor")
+    expect(okafor.get_by_text("Available", exact=True)).to_be_visible()
+    expect(status(kiosk)).to_have_text("Request a session")
+    kiosk.mouse.move(0, 0)
+    screenshot(kiosk, "kiosk-home-1920")
+
+    # Asked: the state in big words, and again after a reload.
+    okafor.get_by_role("radio", name="Wound care").check()
+    okafor.get_by_role("button", name="Request Session Now").click()
+    expect(status(kiosk)).to_have_text("Waiting for Dr. Ada Okafor…")
+    screenshot(kiosk, "kiosk-pending-1920")
+    kiosk.reload()
+    wait_live(kiosk)
+    expect(status(kiosk)).to_have_text("Waiting for Dr. Ada Okafor…")
+    expect(okafor.get_by_role("button", name="Cancel")).to_be_visible()
+
+    # Accepted (the provider not in yet): the station goes into the waiting room by itself.
+    request = provider.get_by_role("listitem", name=f"Request from {name}")
+    request.get_by_role("button", name="Accept", exact=True).click()
+    expect(status(kiosk)).to_have_text("Dr. Ada Okafor is ready for you")
+    expect(kiosk).to_have_url(ROOM_URL)
+    waiting = kiosk.get_by_role("heading", name="You are in the waiting room")
+    expect(waiting).to_be_visible()
+    kiosk.reload()
+    expect(waiting).to_be_visible()
+
+    # The provider enters: the call. A reload, or a restart at /kiosk, comes back into it.
+    provider.get_by_role("listitem", name=f"Session with {name}").get_by_role(
+        "link", name="Enter Meeting"
+    ).click()
+    assert_in_call(kiosk, "Dr. Ada Okafor")
+    assert_in_call(provider, name)
+    screenshot(kiosk, "kiosk-in-call-1920")
+    room = kiosk.url
+    kiosk.reload()
+    assert_in_call(kiosk, "Dr. Ada Okafor")
+    kiosk.goto("/kiosk")
+    expect(kiosk).to_have_url(room)
+    assert_in_call(kiosk, "Dr. Ada Okafor")
+
+    # The provider ends it: the station says so, then goes home by itself.
+    visit_id = int(ROOM_URL.search(room).group(1))
+    clinic.api("okafor", "POST", f"/visits/{visit_id}/end")
+    expect(kiosk.get_by_role("heading", name="This session has ended")).to_be_visible()
+    expect(kiosk).to_have_url(KIOSK_URL, timeout=20_000)
+    wait_live(kiosk)
+    expect(status(kiosk)).to_have_text("Request a session")
+    expect(okafor.get_by_role("button", name="Request Session Now")).to_be_visible()
+    screenshot(kiosk, "kiosk-home-again-1920")
+
+
+def test_a_revoked_station_goes_back_to_the_enrollment_form(people, clinic, live_server):
+    kiosk, name = enrolled_station(people, live_server)
+
+    live_server.flask("stations", "revoke", "--name", name)
+
+    expect(kiosk.get_by_role("heading", name="Set up this station")).to_be_visible(timeout=15_000)
+    expect(kiosk).to_have_url(KIOSK_URL)
