@@ -106,6 +106,22 @@ def assert_in_call_with(page: Page, others: list[str]) -> None:
     expect(page.get_by_role("alert")).to_be_hidden()
 
 
+# How many square pixels of each tile's picture (the video's frame as `contain` shows it,
+# not its letterbox) lie under the self-view.
+SELF_VIEW_OVER = """(videos) => {
+  const self = document.querySelector("#local-video").getBoundingClientRect();
+  return videos.map((v) => {
+    const r = v.getBoundingClientRect();
+    const ratio = v.videoWidth / v.videoHeight;
+    const w = Math.min(r.width, r.height * ratio), h = Math.min(r.height, r.width / ratio);
+    const left = r.left + (r.width - w) / 2, top = r.top + (r.height - h) / 2;
+    const x = Math.max(0, Math.min(left + w, self.right) - Math.max(left, self.left));
+    const y = Math.max(0, Math.min(top + h, self.bottom) - Math.max(top, self.top));
+    return Math.round(x * y);
+  });
+}"""
+
+
 def at_three_sizes(page: Page, name: str, label: str) -> None:
     """Screenshots at a desk's, a phone's and a kiosk's size, each checked for accessibility
     and each with every tile's picture on screen; then back to the desk's size."""
@@ -117,6 +133,10 @@ def at_three_sizes(page: Page, name: str, label: str) -> None:
         ):
             assert box["width"] > 100 and box["height"] > 80, (size, box)
             assert box["bottom"] <= size["height"] and box["right"] <= size["width"], (size, box)
+        # The self-view covers no one's picture (it has a corner or a strip of its own).
+        assert page.locator("#tiles > .tile video").evaluate_all(SELF_VIEW_OVER) == [0] * len(
+            page.locator("#tiles > .tile").all()
+        ), size
         screenshot(page, f"{name}-{size['width']}x{size['height']}")
         assert_accessible(page, f"{label} at {size['width']}x{size['height']}")
     page.set_viewport_size(VIEWPORT)
