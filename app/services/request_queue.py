@@ -46,14 +46,14 @@ def response_times(provider_id: int, now: datetime) -> list[float]:
     return [(answered_at - asked_at).total_seconds() for asked_at, answered_at in rows]
 
 
-def _pending_to(provider_id: int):
-    return select(SessionRequest).where(
+def _pending_to(provider_id: int) -> tuple:
+    return (
         SessionRequest.provider_id == provider_id,
         SessionRequest.state == RequestState.PENDING,
     )
 
 
-def _places(pending: Iterable[SessionRequest], provider_id: int, now: datetime):
+def _places(pending: Iterable, provider_id: int, now: datetime):
     return queue_places(
         [Queued(r.id, r.created_at) for r in pending],
         response_times(provider_id, now),
@@ -63,7 +63,9 @@ def _places(pending: Iterable[SessionRequest], provider_id: int, now: datetime):
 
 def places_in_queue(provider_id: int, now: datetime) -> dict[int, QueuePlace]:
     """Each pending request to the provider, by id: its place in line and estimated wait."""
-    pending = db.session.scalars(_pending_to(provider_id)).all()
+    pending = db.session.execute(
+        select(SessionRequest.id, SessionRequest.created_at).where(*_pending_to(provider_id))
+    ).all()
     return _places(pending, provider_id, now)
 
 
@@ -88,7 +90,9 @@ def announce_queue(outbox: Outbox, provider_id: int, now: datetime) -> None:
     request to them stopped waiting (answered, withdrawn or expired). One query reads the
     queue with its rows; the history is a second."""
     pending = db.session.scalars(
-        _pending_to(provider_id).execution_options(populate_existing=True)
+        select(SessionRequest)
+        .where(*_pending_to(provider_id))
+        .execution_options(populate_existing=True)
     ).all()
     places = _places(pending, provider_id, now)
     for req in pending:
