@@ -106,10 +106,53 @@ def test_a_station_runs_a_whole_visit_and_comes_back_to_each_state_after_a_reloa
     screenshot(kiosk, "kiosk-home-again-1920")
 
 
-def test_a_revoked_station_goes_back_to_the_enrollment_form(people, clinic, live_server):
-    kiosk, name = enrolled_station(people, live_server)
+def kiosk_context(people, live_server) -> Page:
+    context = people.browser.new_context(
+        base_url=live_server.url, viewport=KIOSK_VIEWPORT, permissions=PERMISSIONS
+    )
+    people.contexts.append(context)
+    page = context.new_page()
+    people.pages["kiosk"] = page
+    return page
 
-    live_server.flask("stations", "revoke", "--name", name)
 
+def test_the_admin_creates_watches_and_revokes_a_station_live(people, clinic, live_server):
+    admin = people.login("admin")
+    admin.get_by_role("link", name="Stations").click()
+    name = f"Ward Cart {next(_numbers)}"
+    admin.get_by_label("Name").fill(name)
+    admin.get_by_label("Site").fill("Elm House, 2nd floor")
+    admin.get_by_role("button", name="Create station").click()
+    code = admin.locator("#enrollment-code").inner_text()
+    wait_live(admin)
+    row = admin.get_by_role("row", name=name)
+    expect(row).to_contain_text("Waiting for enrollment")
+
+    kiosk = kiosk_context(people, live_server)
+    kiosk.goto("/kiosk")
+    kiosk.get_by_label("Enrollment code").fill("ABCDE-FGHJK")
+    kiosk.get_by_role("button", name="Enroll this station").click()
+    expect(kiosk.get_by_text("That enrollment code is wrong, used or expired.")).to_be_visible()
+    kiosk.get_by_label("Enrollment code").fill(code)
+    kiosk.get_by_role("button", name="Enroll this station").click()
+    wait_live(kiosk)
+
+    # Online, live, from the station's socket; its self-test result once it has one.
+    expect(row.locator(".connection")).to_have_text("Online")
+    expect(kiosk.locator("#self-test-result")).to_be_visible(timeout=30_000)
+    kiosk.get_by_role("button", name="Close").click()
+    admin.goto("/admin/stations")  # a self-test result is read when the list is
+    expect(row.locator(".self-test")).to_contain_text(re.compile(r"Good|Poor|Not working"))
+    admin.mouse.move(0, 0)
+    screenshot(admin, "admin-stations")
+
+    row.get_by_role("link", name=f"Revoke {name}").click()
+    expect(admin.get_by_role("heading", name=f"Revoke {name}?")).to_be_visible()
+    admin.get_by_role("button", name="Revoke station").click()
+    expect(admin.get_by_text(f"{name} is revoked.")).to_be_visible()
+
+    # The station's screen closes and asks for a code; the admin sees it go.
     expect(kiosk.get_by_role("heading", name="Set up this station")).to_be_visible(timeout=15_000)
-    expect(kiosk).to_have_url(KIOSK_URL)
+    wait_live(admin)
+    expect(row).to_contain_text("Revoked")
+    expect(row.locator(".connection")).to_have_text("—")

@@ -67,7 +67,7 @@ function render() {
     revoke.setAttribute("aria-label", `Revoke ${row.name}`);
     const code = el.querySelector(".new-code");
     code.href = `/admin/stations/${row.id}/code`;
-    code.setAttribute("aria-label", `New enrollment code for ${row.name}`);
+    code.setAttribute("aria-label", `New code for ${row.name}`);
   });
   empty.hidden = rows.size > 0;
 }
