@@ -8,15 +8,15 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.browser import test_booked_visit
 from tests.browser.support import assert_accessible, screenshot
-from tests.browser.test_booked_visit import (  # noqa: F401 (book is a fixture)
-    book,
-    link_from_invitation,
-    open_waiting_room,
-)
+from tests.browser.test_booked_visit import link_from_invitation, open_waiting_room
 
 pytestmark = pytest.mark.browser
 
+book = test_booked_visit.book  # the fixture: a booked visit whose patient has a link
+
+PHONE = {"width": 390, "height": 844}
 NUMBER = re.compile(r"^\d+(\.\d+)? (ms|kbps)$")
 
 
@@ -87,3 +87,7 @@ def test_a_patient_tests_from_the_waiting_room(book, people, smtp_server, live_s
     patient.get_by_role("button", name="Close").click()
     expect(patient.locator("#self-test-summary")).to_contain_text("Last test:")
     screenshot(patient, "self-test-waiting-room-after")
+    patient.set_viewport_size(PHONE)
+    patient.locator("#self-test-start").scroll_into_view_if_needed()
+    expect(patient.locator("#self-test-start")).to_be_in_viewport()
+    screenshot(patient, "self-test-waiting-room-390x844")
