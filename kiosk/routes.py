@@ -4,8 +4,16 @@ else the station's full-screen requester dashboard."""
 from __future__ import annotations
 
 from flask import Blueprint, current_app, make_response, redirect, render_template, request, url_for
+from flask_login import current_user
 
-from app.auth.session import STATION_COOKIE, current_station, forget_station, remember_station
+from app.auth.session import (
+    STATION_COOKIE,
+    current_session,
+    current_station,
+    forget_station,
+    remember_station,
+    sign_out,
+)
 from app.limits import TooManyRequests
 from app.security import uses_devices
 from app.services import stations
@@ -24,8 +32,10 @@ def screen():
     station = current_station()
     if station is None:
         response = make_response(render_template("kiosk/enroll.html", error=None, code=""))
-        if request.cookies.get(STATION_COOKIE):
-            forget_station(response)
+        if request.cookies.get(STATION_COOKIE) and not stations.station_for_token(
+            request.cookies[STATION_COOKIE]
+        ):
+            forget_station(response)  # revoked: the next code replaces it
         return response
     user = station.user
     snapshots = [take_snapshot(user, stream) for stream in streams_for(user)]
@@ -50,6 +60,8 @@ def enroll():
         return page, 429, {"Retry-After": str(exc.retry_after)}
     except Invalid as exc:
         return render_template("kiosk/enroll.html", error=exc.message, code=code), 422
+    if current_user.is_authenticated and current_session() is not None:
+        sign_out()  # whoever was signed in on this browser hands it over to the station
     response = redirect(url_for("kiosk.screen"))
     remember_station(response, token)
     return response

@@ -68,8 +68,11 @@ def load_user(user_id: str) -> User | None:
 
 def station_of_cookie() -> Station | None:
     """The station this browser's station cookie names, while it is enrolled and not
-    revoked; None without one, or when someone signed in (or a guest) uses this browser."""
-    if AUTH_KEY in session or GUEST_KEY in session or STATION_COOKIE not in request.cookies:
+    revoked; None without one, or while a person (or a guest) is signed in on this browser.
+    A sign-in that ended (idle, signed out elsewhere) leaves the station in charge again."""
+    if GUEST_KEY in session or STATION_COOKIE not in request.cookies:
+        return None
+    if AUTH_KEY in session and current_user.is_authenticated:
         return None
     return station_for_token(request.cookies.get(STATION_COOKIE))
 

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.limits import TooManyRequests, in_words, spend, wait_for
@@ -112,7 +113,14 @@ def create_station(
     station = Station(name=name, site=site, user=user, created_at=now)
     code = _issue_code(station, now)
     db.session.add(station)
-    db.session.flush()
+    try:
+        db.session.flush()
+    except IntegrityError:  # the same name, created a moment ago by someone else
+        db.session.rollback()
+        raise Invalid(
+            "The station could not be created.",
+            fields={"name": "A station with this name already exists."},
+        ) from None
     audit.record(by, "station_create", detail={"station_id": station.id, "name": name}, now=now)
     db.session.commit()
     _announce(station)

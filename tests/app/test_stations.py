@@ -384,3 +384,45 @@ def test_the_station_screen_is_the_requester_dashboard_in_kiosk_form(app):
     assert f'"user_id": {made.user_id}' in html
     assert "camera=(self)" in page.headers["Permissions-Policy"]  # the self-test
     assert "Sign out" not in html
+
+
+def test_enrolling_on_a_signed_in_browser_signs_the_person_out_first(app, make_user):
+    from tests.app.helpers import sessions_of
+    from tests.conftest import Auth
+
+    person = make_user(Role.PROVIDER)
+    browser = app.test_client()
+    Auth(browser).login(person)
+    made = new_station(app)
+
+    response = browser.post(
+        "/kiosk/enroll", data={"code": made.code, "csrf_token": csrf_of(browser, "/provider")}
+    )
+
+    assert response.status_code == 302
+    assert [s["end_reason"] for s in sessions_of(app, person.id)] == ["signed_out"]
+    assert "Set up this station" not in browser.get("/kiosk").get_data(as_text=True)
+    assert browser.get("/provider").status_code == 403  # the station now, not the provider
+
+
+def test_a_station_browser_stays_the_station_whoever_tries_to_sign_in_on_it(app, make_user):
+    from tests.conftest import PASSWORD
+
+    made = new_station(app)
+    browser, _ = kiosk_browser(app, made.code)
+    person = make_user(Role.PROVIDER)
+
+    page = browser.get("/auth/login")
+    posted = browser.post(
+        "/auth/login",
+        data={
+            "email": person.email,
+            "password": PASSWORD,
+            "csrf_token": csrf_of(browser, "/kiosk"),
+        },
+    )
+
+    assert page.headers["Location"] == "/kiosk"
+    assert posted.status_code == 302
+    assert browser.get("/provider").status_code == 403
+    assert "Set up this station" not in browser.get("/kiosk").get_data(as_text=True)
