@@ -261,6 +261,14 @@ def test_a_busy_worker_is_a_503_asking_to_wait(api, requester, worker):
     assert "busy" in assert_error(response, 503, "unavailable")["message"]
 
 
+@pytest.mark.parametrize(("status", "body"), [(500, {"error": "boom"}), (200, {"no": "sdp"})])
+def test_a_worker_that_answers_nonsense_is_unavailable_too(api, requester, worker, status, body):
+    _, token = requester
+    worker(status, body)
+    error = assert_error(api.post("/self-tests/offer", token, json=OFFER), 503, "unavailable")
+    assert "test service is unavailable" in error["message"]
+
+
 def test_an_offer_the_worker_cannot_read_is_a_422(api, requester, worker):
     _, token = requester
     worker(400, {"error": "The offer could not be read."})
