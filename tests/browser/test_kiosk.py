@@ -7,11 +7,21 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.support import PERMISSIONS, assert_in_call, screenshot, wait_live
+from tests.browser.support import (
+    PERMISSIONS,
+    Clinic,
+    People,
+    assert_accessible,
+    assert_in_call,
+    screenshot,
+    start_server,
+    wait_live,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -156,3 +166,44 @@ def test_the_admin_creates_watches_and_revokes_a_station_live(people, clinic, li
     wait_live(admin)
     expect(row).to_contain_text("Revoked")
     expect(row.locator(".connection")).to_have_text("—")
+
+
+HOME_SECONDS = 3  # KIOSK_HOME_SECONDS on the server of the next test
+
+
+@pytest.fixture(scope="module")
+def quick_home(tmp_path_factory, browser) -> Iterator[tuple[People, Clinic]]:
+    """A server whose station screens go home after 3 s untouched, and people on it."""
+    server = start_server(
+        tmp_path_factory.mktemp("kiosk-home"), extra_env={"KIOSK_HOME_SECONDS": str(HOME_SECONDS)}
+    )
+    crowd = People(browser, server)
+    try:
+        yield crowd, Clinic(server)
+    finally:
+        crowd.close()
+        server.stop()
+
+
+def test_the_screen_goes_home_by_itself_when_nothing_is_in_progress(quick_home):
+    people, clinic = quick_home
+    kiosk, _ = enrolled_station(people, people.server)
+    clinic.set_available("okafor", True)
+    okafor = kiosk.get_by_role("listitem", name="Dr. Ada Okafor")
+    okafor.get_by_role("radio", name="General consultation").check()
+    okafor.get_by_role("button", name="Request Session Now").click()
+    expect(status(kiosk)).to_have_text("Waiting for Dr. Ada Okafor…")
+
+    # In progress: however long nobody touches it, the screen stays where it is.
+    kiosk.wait_for_timeout((HOME_SECONDS + 2) * 1000)
+    expect(status(kiosk)).to_have_text("Waiting for Dr. Ada Okafor…")
+
+    # The provider goes away: the answer shows, then the screen clears it for the next person.
+    clinic.set_available("okafor", False)
+    expect(status(kiosk)).to_have_text("Dr. Ada Okafor is not available right now")
+    expect(okafor.get_by_text("Dr. Ada Okafor is not available right now.")).to_be_visible()
+    expect(status(kiosk)).to_have_text("Request a session", timeout=(HOME_SECONDS + 10) * 1000)
+    wait_live(kiosk)
+    expect(okafor.get_by_role("button", name="Not available right now")).to_be_visible()
+    expect(okafor.get_by_role("radio", name="General consultation")).not_to_be_checked()
+    assert_accessible(kiosk, "the station screen, home again")
