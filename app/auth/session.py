@@ -115,6 +115,7 @@ def remember_station(response, token: str) -> None:
 
 
 def forget_station(response) -> None:
+    """Drop a station cookie that no longer counts (revoked), so the next code replaces it."""
     response.delete_cookie(
         STATION_COOKIE,
         httponly=True,

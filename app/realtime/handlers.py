@@ -60,7 +60,8 @@ def _opened_with(auth) -> tuple[Credential, User | Participant] | tuple[None, No
 def register(socketio: SocketIO) -> None:
     @socketio.on("connect")
     def connect(auth=None):
-        """A dashboard, room page or API client connects; joins its streams, gets snapshots."""
+        """A dashboard, room page, station or API client connects; joins its streams, gets
+        snapshots. A station is announced online to admins (station_updated)."""
         credential, who = _opened_with(auth)
         if who is None:
             db.session.rollback()
@@ -85,7 +86,8 @@ def register(socketio: SocketIO) -> None:
 
     @socketio.on("disconnect")
     def disconnect(reason=None):
-        """Whoever this connection held in a waiting room or call is reconnecting."""
+        """Whoever this connection held in a waiting room or call is reconnecting; a station
+        whose last socket here closed is announced offline to admins (station_updated)."""
         connection = authority.forget(request.sid)
         connection_limits().forget(request.sid)
         if (

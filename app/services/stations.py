@@ -58,11 +58,13 @@ def normalize_code(code: object) -> str | None:
 
 
 def _new_code() -> str:
+    """Ten characters of CODE_ALPHABET (50 bits), shown as ABCDE-FGHJK."""
     code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
     return f"{code[:5]}-{code[5:]}"
 
 
 def _issue_code(station: Station, now: datetime) -> str:
+    """A new code for the station (its hash and expiry set, in the caller's transaction)."""
     code = _new_code()
     station.enrollment_code_hash = _digest(normalize_code(code))
     station.enrollment_expires_at = now + current_app.config["STATION_CODE_LIFETIME"]
