@@ -17,6 +17,8 @@ pytestmark = pytest.mark.browser
 book = test_booked_visit.book  # the fixture: a booked visit whose patient has a link
 
 PHONE = {"width": 390, "height": 844}
+WORKING = {"camera_ok": True, "microphone_ok": True, "round_trip_ms": 20,
+           "packet_loss": 0, "bitrate_kbps": 500}  # fmt: skip
 NUMBER = re.compile(r"^\d+(\.\d+)? (ms|kbps)$")
 
 
@@ -54,12 +56,48 @@ def test_a_station_tests_its_camera_and_network_from_the_dashboard(people, clini
     assert latest["camera_ok"] and latest["round_trip_ms"] >= 0
 
 
-def test_a_failed_test_warns_before_request_session_now(people, clinic):
-    clinic.api(
-        "harbour", "POST", "/self-tests",
-        {"camera_ok": False, "microphone_ok": True, "round_trip_ms": 20,
-         "packet_loss": 0, "bitrate_kbps": 500},
-    )  # fmt: skip
+NO_CAMERA = """(() => {
+  const devices = navigator.mediaDevices;
+  const real = devices.getUserMedia.bind(devices);
+  devices.getUserMedia = (constraints) => constraints.video
+    ? Promise.reject(new DOMException("Requested device not found", "NotFoundError"))
+    : real(constraints);
+})();"""
+
+
+@pytest.fixture
+def harbour_passes_afterwards(clinic):
+    """Harbour Station's latest test is a passing one again when the test ends, so no other
+    test finds its dashboard warning about a camera."""
+    yield
+    clinic.api("harbour", "POST", "/self-tests", WORKING)
+
+
+def test_a_camera_that_fails_is_reported_not_working_with_what_to_do(
+    people, clinic, harbour_passes_afterwards
+):
+    station = people.login("harbour")
+    station.context.add_init_script(NO_CAMERA)
+    station.reload()
+
+    shown = run_the_test(station)
+
+    assert shown["verdict"] == "Not working" and shown["camera"] == "Not working", shown
+    assert shown["microphone"] == "Working" and NUMBER.match(shown["rtt"]), shown
+    expect(station.locator("#self-test-advice")).to_contain_text("Check it is plugged in")
+    station.get_by_role("button", name="Close").click()
+    expect(station.locator("#self-test-warning")).to_be_visible()
+    details = clinic.api("harbour", "GET", "/self-tests/latest").json()["self_test"]
+    assert details["verdict"] == "failed" and not details["camera_ok"]
+    # A passing test clears the warning.
+    clinic.api("harbour", "POST", "/self-tests", WORKING)
+    station.reload()
+    expect(station.locator("#self-test-summary")).to_contain_text("Last test: Good")
+    expect(station.locator("#self-test-warning")).to_be_hidden()
+
+
+def test_a_failed_test_warns_before_request_session_now(people, clinic, harbour_passes_afterwards):
+    clinic.api("harbour", "POST", "/self-tests", {**WORKING, "camera_ok": False})
     station = people.login("harbour")
     warning = station.locator("#self-test-warning")
     expect(warning).to_be_visible()
