@@ -3,14 +3,17 @@ media worker: on the requester's dashboard, and in a patient's waiting room."""
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser import test_booked_visit
-from tests.browser.support import assert_accessible, screenshot
+from tests.browser.support import Clinic, People, assert_accessible, screenshot
 from tests.browser.test_booked_visit import link_from_invitation, open_waiting_room
+from tests.server import LiveServer, server_database_url
 
 pytestmark = pytest.mark.browser
 
@@ -129,3 +132,40 @@ def test_a_patient_tests_from_the_waiting_room(book, people, smtp_server, live_s
     patient.locator("#self-test-start").scroll_into_view_if_needed()
     expect(patient.locator("#self-test-start")).to_be_in_viewport()
     screenshot(patient, "self-test-waiting-room-390x844")
+
+
+@pytest.fixture(scope="module")
+def blocking_server(tmp_path_factory) -> Iterator[LiveServer]:
+    """A server of its own where a failed self-test blocks a request."""
+    server = LiveServer(
+        workdir=tmp_path_factory.mktemp("blocking-server"),
+        database_url=server_database_url(),
+        redis_url=os.environ.get("REDIS_URL"),
+        extra_env={
+            "SELF_TEST_BLOCKS_REQUEST": "true",
+            "SOCKETIO_CHANNEL": f"anteroom-self-test-{os.getpid()}",
+        },
+    )
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_where_configured_a_failed_test_blocks_request_session_now(browser, blocking_server):
+    clinic = Clinic(blocking_server)
+    clinic.set_available("lindqvist", True)
+    clinic.api("station", "POST", "/self-tests", {**WORKING, "microphone_ok": False})
+    people = People(browser, blocking_server)
+    try:
+        station = people.login("station")
+        expect(station.locator("#self-test-warning")).to_contain_text(
+            "you can request a session once a test passes"
+        )
+        card = station.get_by_role("listitem", name="Dr. Ben Lindqvist")
+        card.get_by_role("button", name="Request Session Now").click()
+
+        expect(card.locator(".inline-error")).to_contain_text("test again before you request")
+        assert clinic.dashboard("station", "/requester")["requests"] == []
+        screenshot(station, "self-test-blocks-request")
+    finally:
+        people.close()
