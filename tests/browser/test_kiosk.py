@@ -143,6 +143,7 @@ def test_the_admin_creates_watches_and_revokes_a_station_live(people, clinic, li
     kiosk.get_by_label("Enrollment code").fill("ABCDE-FGHJK")
     kiosk.get_by_role("button", name="Enroll this station").click()
     expect(kiosk.get_by_text("That enrollment code is wrong, used or expired.")).to_be_visible()
+    screenshot(kiosk, "kiosk-enroll-wrong-code-1920")
     kiosk.get_by_label("Enrollment code").fill(code)
     kiosk.get_by_role("button", name="Enroll this station").click()
     wait_live(kiosk)
