@@ -426,3 +426,21 @@ def test_a_station_browser_stays_the_station_whoever_tries_to_sign_in_on_it(app,
     assert posted.status_code == 302
     assert browser.get("/provider").status_code == 403
     assert "Set up this station" not in browser.get("/kiosk").get_data(as_text=True)
+
+
+def test_nothing_imports_kiosk_but_the_one_registration_line():
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    importers = []
+    for path in sorted((root / "app").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                names = [node.module]
+            if any(name.split(".")[0] == "kiosk" for name in names):
+                importers.append((path.relative_to(root).as_posix(), node.lineno))
+    assert [path for path, _ in importers] == ["app/__init__.py"]
