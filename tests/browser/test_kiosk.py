@@ -6,6 +6,7 @@ ends. A reload (or a restart at /kiosk) in each state comes back to the same sta
 from __future__ import annotations
 
 import itertools
+import os
 import re
 from collections.abc import Iterator
 
@@ -176,7 +177,12 @@ HOME_SECONDS = 3  # KIOSK_HOME_SECONDS on the server of the next test
 def quick_home(tmp_path_factory, browser) -> Iterator[tuple[People, Clinic]]:
     """A server whose station screens go home after 3 s untouched, and people on it."""
     server = start_server(
-        tmp_path_factory.mktemp("kiosk-home"), extra_env={"KIOSK_HOME_SECONDS": str(HOME_SECONDS)}
+        tmp_path_factory.mktemp("kiosk-home"),
+        extra_env={
+            "KIOSK_HOME_SECONDS": str(HOME_SECONDS),
+            # On Redis, a channel of its own: the session's server must not hear its rooms.
+            "SOCKETIO_CHANNEL": f"anteroom-kiosk-home-{os.getpid()}",
+        },
     )
     crowd = People(browser, server)
     try:
