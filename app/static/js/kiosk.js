@@ -88,7 +88,10 @@ for (const type of ["pointerdown", "keydown", "touchstart", "wheel"]) {
 }
 
 /** Back to the home state: what the last person left on screen goes, for the next one. */
+let goingHome = false;
 async function goHome() {
+  if (goingHome) return;
+  goingHome = true;
   const unread = [...(state?.requests.values() ?? [])]
     .filter((r) => ["declined", "expired"].includes(r.state) && !r.dismissed);
   for (const req of unread) await api("POST", `/api/v1/requests/${req.id}/dismiss`);
