@@ -82,6 +82,8 @@ def load_station() -> None:
     current user. It has no server-side session, so no idle logout. (Not Flask-Login's
     request_loader: its "strong" session protection would drop a station whose session
     holds only a CSRF token.)"""
+    if request.endpoint == "static":
+        return  # a stylesheet or script is anyone's: no query for it
     station = station_of_cookie()
     if station is not None:
         use_station(station)
