@@ -98,6 +98,9 @@ def test_a_station_runs_a_whole_visit_and_comes_back_to_each_state_after_a_reloa
     ).click()
     assert_in_call(kiosk, "Dr. Ada Okafor")
     assert_in_call(provider, name)
+    # Big enough to use from across the room: the call's buttons as tall as the screen's.
+    for button in kiosk.locator("#controls > button:visible").all():
+        assert button.bounding_box()["height"] >= 64, button.text_content()
     screenshot(kiosk, "kiosk-in-call-1920")
     room = kiosk.url
     kiosk.reload()
