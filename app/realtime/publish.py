@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.extensions import db, socketio
+from app.metrics import observe_publish, take_commit_time
 from app.models import StreamVersion
 
 logger = logging.getLogger(__name__)
@@ -104,13 +105,18 @@ class Outbox:
         The change is already committed, so a failed emit (the message queue down) must not
         turn it into an error for the caller: screens catch up from their next snapshot or
         from the version gap the next event reveals.
+
+        Each message's delay since that commit is observed (anteroom_event_publish_seconds).
         """
+        committed_at = take_commit_time()
         for message in self.messages:
             try:
                 socketio.emit(message.event, message.payload, to=message.room)
             except Exception:
                 # Event and room only: payloads carry patient names.
                 logger.exception("could not publish %s to %s", message.event, message.room)
+            if committed_at is not None:
+                observe_publish(committed_at)
         self.messages.clear()
         for move in self.moves:
             try:
@@ -121,6 +127,14 @@ class Outbox:
             except Exception:
                 logger.exception("could not move a connection between call rooms")
         self.moves.clear()
+
+
+def announce_station(station_id: int) -> None:
+    """Tell open admin stations pages that a station changed (they read the list again):
+    after the commit that changed it (enrolled, revoked, a new self-test…)."""
+    outbox = Outbox()
+    outbox.add_call("station_updated", STATIONS_ADMIN, {"id": station_id, "changed": True})
+    outbox.publish()
 
 
 def advance_streams(counts: dict[str, int]) -> dict[str, int]:

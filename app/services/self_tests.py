@@ -26,6 +26,7 @@ from app.extensions import db
 from app.models import Participant, User
 from app.models.station import SelfTest, Station
 from app.models.types import utcnow
+from app.realtime.publish import announce_station
 from app.services.errors import Conflict, Invalid, Unavailable
 from app.services.serialize import iso
 from app.services.visits import Who
@@ -171,6 +172,8 @@ def record_self_test(who: Who, body: dict, now: datetime | None = None) -> SelfT
     )
     db.session.add(test)
     db.session.commit()
+    if test.station_id:
+        announce_station(test.station_id)  # the admin's stations page shows it at once
     return test
 
 

@@ -27,7 +27,7 @@ from app.limits import TooManyRequests, in_words, spend, wait_for
 from app.models import Role, Station, User
 from app.models.types import utcnow
 from app.realtime import authority
-from app.realtime.publish import STATIONS_ADMIN, Outbox
+from app.realtime.publish import STATIONS_ADMIN, Outbox, announce_station
 from app.services import audit
 from app.services.errors import Conflict, Invalid, NotFound
 from app.services.self_tests import latest_for_stations
@@ -125,7 +125,7 @@ def create_station(
         ) from None
     audit.record(by, "station_create", detail={"station_id": station.id, "name": name}, now=now)
     db.session.commit()
-    _announce(station)
+    announce_station(station.id)
     return station, code
 
 
@@ -141,7 +141,7 @@ def reissue_code(station_id: int, by: audit.Actor, now: datetime | None = None) 
     audit.record(by, "station_reissue", detail={"station_id": station.id}, now=now)
     db.session.commit()
     authority.revoke(authority.Credential.station(station.id), "revoked")
-    _announce(station)
+    announce_station(station.id)
     return code
 
 
@@ -183,7 +183,7 @@ def enroll_station(code: object, now: datetime | None = None) -> tuple[Station, 
         audit.Actor.station(station), "station_enroll", detail={"station_id": station.id}, now=now
     )
     db.session.commit()
-    _announce(station)
+    announce_station(station.id)
     return station, token
 
 
@@ -233,7 +233,7 @@ def revoke_station(station_id: int, by: audit.Actor, now: datetime | None = None
     audit.record(by, "station_revoke", detail={"station_id": station.id}, now=now)
     db.session.commit()
     authority.revoke(authority.Credential.station(station.id), "revoked")
-    _announce(station)
+    announce_station(station.id)
     return station
 
 
@@ -357,10 +357,3 @@ def station_listing(now: datetime | None = None) -> dict:
         "online_seconds": current_app.config["STATION_ONLINE_SECONDS"],
         "stations": [row.as_dict() for row in list_stations(now)],
     }
-
-
-def _announce(station: Station) -> None:
-    """Tell open admin pages that a station's state changed (they re-read the list)."""
-    outbox = Outbox()
-    outbox.add_call("station_updated", STATIONS_ADMIN, {"id": station.id, "changed": True})
-    outbox.publish()

@@ -194,17 +194,22 @@ def test_a_guest_in_a_waiting_room_keeps_their_own_result_only(app, api, make_us
     assert api.get("/self-tests/latest", api.token(other)).get_json()["self_test"] is None
 
 
-def test_a_stations_result_is_kept_under_its_station(app, api, requester):
+def test_a_stations_result_is_kept_under_its_station(app, api, requester, make_user, socket_client):
     user, token = requester
     with app.app_context():
         station = Station(name="Ward 4 kiosk", site="Riverside", user_id=user.id)
         db.session.add(station)
         db.session.commit()
         station_id = station.id
+    admin = socket_client(auth={"token": api.token(make_user(Role.ADMIN))})
+    admin.get_received()
 
     stored = api.post("/self-tests", token, json=GOOD).get_json()
 
     assert stored["station_id"] == station_id
+    # The admin's stations page hears of it at once, and reads the list again.
+    heard = [e["args"][0] for e in admin.get_received() if e["name"] == "station_updated"]
+    assert heard == [{"id": station_id, "changed": True}]
     latest = api.get("/self-tests/latest", token).get_json()["self_test"]
     assert latest["id"] == stored["id"]
     with app.app_context():  # what the admin's stations page shows

@@ -95,7 +95,7 @@ socket.on("station_updated", (event) => {
 followSignOut(socket);
 watchIdle(socket);
 // Online turns to offline by itself once a station has not been heard of for a while (its
-// process died without closing the socket); ages move on. Self-test results are not
-// announced: the list is read again now and then.
+// process died without closing the socket); ages move on. Every change (a new self-test
+// too) is announced; the list is read again now and then all the same, should one be missed.
 setInterval(render, 5000);
 setInterval(() => { if (socket.connected) reload(); }, 30_000);
