@@ -109,6 +109,23 @@ def _ice_servers(env: dict[str, str]) -> list[dict]:
     return servers
 
 
+def _networks(env: dict[str, str], name: str, default: str) -> tuple:
+    """Networks such as "127.0.0.0/8,10.0.0.0/8,::1"; an empty value means none."""
+    import ipaddress
+
+    raw = env.get(name, default)
+    try:
+        return tuple(
+            ipaddress.ip_network(part.strip(), strict=False)
+            for part in raw.split(",")
+            if part.strip()
+        )
+    except ValueError as exc:
+        raise ConfigError(
+            f"{name} must be networks such as 10.0.0.0/8, separated by commas"
+        ) from exc
+
+
 def _worker_url(env: dict[str, str]) -> str:
     """The media worker's address: plain HTTP on this machine or a private network."""
     from urllib.parse import urlsplit
@@ -333,6 +350,11 @@ class Config:
             JOBS_POLL_SECONDS=_float(env, "JOBS_POLL_SECONDS", 1),
             JOB_LEASE_SECONDS=_int(env, "JOB_LEASE_SECONDS", 60),
             JOB_MAX_ATTEMPTS=_int(env, "JOB_MAX_ATTEMPTS", 6),
+            # Operations (app/health): how long /readyz waits for Redis; who may read
+            # /metrics (networks, loopback by default; or anyone with the bearer token).
+            READY_TIMEOUT=_float(env, "READY_TIMEOUT_SECONDS", 2),
+            METRICS_ALLOW=_networks(env, "METRICS_ALLOW", "127.0.0.0/8,::1"),
+            METRICS_TOKEN=env.get("METRICS_TOKEN") or None,
             **_request_waits(env),
             TESTING=False,
         )
@@ -344,4 +366,6 @@ def _engine_options(database_url: str) -> dict:
     if database_url.startswith("sqlite"):
         # Writers wait for each other instead of failing with "database is locked".
         return {"connect_args": {"timeout": 15}}
-    return {"pool_pre_ping": True}
+    # A database that accepts no connection fails a request (and /readyz) within seconds,
+    # not after the operating system's two minutes.
+    return {"pool_pre_ping": True, "connect_args": {"connect_timeout": 5}}

@@ -37,7 +37,7 @@ def create_app(config: Config | None = None) -> Flask:
         count = app.config["PROXY_COUNT"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count)
 
-    from app import cli, errors, security
+    from app import cli, errors, metrics, security
     from app.auth import session as auth_session
     from app.extensions import csrf, db, limiter, login_manager, mail, migrate, socketio
     from app.realtime.packets import SafePacket
@@ -66,6 +66,7 @@ def create_app(config: Config | None = None) -> Flask:
     auth_session.init_app(app)
     errors.init_app(app)
     security.init_app(app)
+    metrics.init_app(app)  # after security: its timer goes first of all hooks
     cli.init_app(app)
 
     from app.admin.routes import bp as admin_bp
@@ -78,6 +79,7 @@ def create_app(config: Config | None = None) -> Flask:
     from app.auth.routes import bp as auth_bp
     from app.clinic.routes import bp as clinic_bp
     from app.guests.routes import bp as guests_bp
+    from app.health.routes import bp as health_bp
     from app.schedule.routes import bp as schedule_bp
     from app.settings.routes import bp as settings_bp
     from app.visits import chat_routes as _chat_routes  # noqa: F401 (on the visits blueprint)
@@ -86,6 +88,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(auth_bp, url_prefix="/auth")
     app.register_blueprint(clinic_bp)
     app.register_blueprint(guests_bp)
+    app.register_blueprint(health_bp)  # /healthz, /readyz, /metrics
     app.register_blueprint(schedule_bp)
     app.register_blueprint(settings_bp)
     app.register_blueprint(visits_bp, url_prefix="/visits")

@@ -18,6 +18,7 @@ from flask import Flask, current_app
 from sqlalchemy import or_, select, update
 
 from app.extensions import db, socketio
+from app.metrics import observe_job_lag
 from app.models import Job
 from app.models.types import utcnow
 from clinicqueue.schedule import retry_delay
@@ -89,10 +90,15 @@ def claim_one(now: datetime) -> int | None:
     out while the first jobs were still being done, and another process would do those
     jobs again. Commits."""
     lease = timedelta(seconds=current_app.config["JOB_LEASE_SECONDS"])
-    query = select(Job.id).where(*_claimable(now)).order_by(Job.due_at, Job.id).limit(5)
+    query = (
+        select(Job.id, Job.kind, Job.due_at, Job.locked_until)
+        .where(*_claimable(now))
+        .order_by(Job.due_at, Job.id)
+        .limit(5)
+    )
     if db.session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
-    for job_id in db.session.scalars(query).all():
+    for job_id, kind, due_at, locked_until in db.session.execute(query).all():
         result = db.session.execute(
             update(Job)
             .where(Job.id == job_id, *_claimable(now))
@@ -100,6 +106,8 @@ def claim_one(now: datetime) -> int | None:
         )
         if result.rowcount == 1:
             db.session.commit()
+            # Late by how long it waited once claimable: a retry counts from its back-off.
+            observe_job_lag(kind, max(due_at, locked_until or due_at), now)
             return job_id
     db.session.commit()
     return None

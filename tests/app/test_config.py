@@ -96,10 +96,13 @@ def test_default_database_is_sqlite_under_the_instance_folder(tmp_path):
     assert config.SQLALCHEMY_ENGINE_OPTIONS == {"connect_args": {"timeout": 15}}
 
 
-def test_postgresql_connections_are_checked_before_use(tmp_path):
+def test_postgresql_connections_are_checked_before_use_and_give_up_connecting_soon(tmp_path):
     config = Config.from_env(_env(tmp_path, SECRET_KEY="k", DATABASE_URL="postgres://db/x"))
 
-    assert config.SQLALCHEMY_ENGINE_OPTIONS == {"pool_pre_ping": True}
+    assert config.SQLALCHEMY_ENGINE_OPTIONS == {
+        "pool_pre_ping": True,
+        "connect_args": {"connect_timeout": 5},
+    }
 
 
 def test_ice_servers_default_to_none(tmp_path):
