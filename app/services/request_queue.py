@@ -19,7 +19,7 @@ from app.extensions import db
 from app.models import SessionRequest
 from app.models.types import utcnow
 from app.realtime.publish import Outbox, requester_stream
-from app.services.serialize import request_dict
+from app.services.serialize import REQUEST_PEOPLE, request_dict
 from clinicqueue import DeclineReason, RequestState
 from clinicqueue.waiting import RECENT_ANSWERS, Queued, QueuePlace, queue_places
 
@@ -92,8 +92,11 @@ def announce_queue(outbox: Outbox, provider_id: int, now: datetime) -> None:
     pending = db.session.scalars(
         select(SessionRequest)
         .where(*_pending_to(provider_id))
+        .options(*REQUEST_PEOPLE)
         .execution_options(populate_existing=True)
     ).all()
+    if not pending:
+        return  # nobody is waiting: no history to read
     places = _places(pending, provider_id, now)
     for req in pending:
         outbox.add(

@@ -151,10 +151,15 @@ def schedule_row(
     }
 
 
-def announce_row(outbox: Outbox, visit: Visit, now: datetime | None = None) -> None:
-    """Publish the visit's row on its clinic's stream (nothing for a visit of no clinic)."""
+def announce_row(
+    outbox: Outbox, visit: Visit, now: datetime | None = None, new: bool = False
+) -> None:
+    """Publish the visit's row on its clinic's stream (nothing for a visit of no clinic).
+    `new`: the visit was made in this transaction, so it has no jobs or tasks to read."""
     if visit.clinic_id is not None:
-        outbox.add("visit_updated", clinic_stream(visit.clinic_id), schedule_row(visit, now))
+        known = {"jobs": [], "open_tasks": {}} if new else {}
+        row = schedule_row(visit, now, **known)
+        outbox.add("visit_updated", clinic_stream(visit.clinic_id), row)
 
 
 def day_schedule(

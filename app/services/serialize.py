@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy.orm import joinedload
+
 from app.models import (
     ApiToken,
     AuditEvent,
@@ -18,6 +20,14 @@ from app.models import (
 )
 from clinicqueue import Presence, RequestState, participant_status
 from clinicqueue.waiting import QueuePlace
+
+# What request_dict reads, in the request's own query: its requester, provider and service,
+# and not the services each person offers (selectin by default: a query of their own).
+REQUEST_PEOPLE = (
+    joinedload(SessionRequest.requester).lazyload(User.services),
+    joinedload(SessionRequest.provider).lazyload(User.services),
+    joinedload(SessionRequest.service),
+)
 
 
 def iso(value: datetime | None) -> str | None:

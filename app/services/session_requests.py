@@ -8,10 +8,12 @@ others get Conflict with the state that beat them.
 from __future__ import annotations
 
 from datetime import datetime
+from enum import Enum
 
 from flask import current_app
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.extensions import db
 from app.metrics import observe_accept
@@ -24,7 +26,7 @@ from app.services.errors import Conflict, Invalid, NotFound
 from app.services.jobs import enqueue
 from app.services.request_queue import announce_queue, queued_dict
 from app.services.schedule import announce_row
-from app.services.serialize import request_dict, visit_dict
+from app.services.serialize import REQUEST_PEOPLE, request_dict, visit_dict
 from app.services.text import clean_text
 from clinicqueue import (
     UNAVAILABLE_NOTE,
@@ -61,7 +63,9 @@ def _announce(outbox: Outbox, req: SessionRequest, now: datetime) -> None:
 
 
 def _load(request_id: int) -> SessionRequest:
-    req = db.session.get(SessionRequest, request_id, populate_existing=True)
+    req = db.session.get(
+        SessionRequest, request_id, populate_existing=True, options=REQUEST_PEOPLE
+    )
     if req is None:
         raise NotFound("No such request.")
     return req
@@ -77,20 +81,31 @@ def _conflict(request_id: int) -> Conflict:
     )
 
 
-def _apply(req: SessionRequest, action: RequestAction, now: datetime, **values) -> SessionRequest:
-    """Check the move with the domain, then make it as one conditional update."""
+def _check(req: SessionRequest, action: RequestAction, now: datetime):
+    """The domain's verdict on the move (Conflict when it is not allowed from here)."""
     try:
-        outcome = transition_request(req.state, action, now)
+        return transition_request(req.state, action, now)
     except InvalidTransition:
         raise _conflict(req.id) from None
+
+
+def _apply(req: SessionRequest, action: RequestAction, now: datetime, **values) -> SessionRequest:
+    """Check the move with the domain, then make it as one conditional update."""
+    outcome = _check(req, action, now)
+    values = {"state": outcome.state, "updated_at": now, **values}
     result = db.session.execute(
         update(SessionRequest)
         .where(SessionRequest.id == req.id, SessionRequest.state == req.state)
-        .values(state=outcome.state, updated_at=now, **values)
+        .values(**values)
+        .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
         raise _conflict(req.id)
-    return _load(req.id)
+    # The row is now exactly what was loaded plus these values (the update matched it in
+    # the state it was loaded in, and holds its lock): no need to read it again.
+    for key, value in values.items():
+        set_committed_value(req, key, value.value if isinstance(value, Enum) else value)
+    return req
 
 
 def create_request(
@@ -221,7 +236,7 @@ def accept_request(provider: User, request_id: int, now: datetime | None = None)
     """
     now = now or utcnow()
     req = _own_request(provider, request_id)
-    req = _apply(req, RequestAction.ACCEPT, now)
+    _check(req, RequestAction.ACCEPT, now)
     visit = Visit(
         source=VisitSource.REQUEST,
         state=VisitState.OPEN,
@@ -239,14 +254,15 @@ def accept_request(provider: User, request_id: int, now: datetime | None = None)
     )
     db.session.add(visit)
     db.session.flush()
-    req.visit_id = visit.id
-    db.session.flush()
+    # The visit is written first so that the one conditional update both accepts and links
+    # it; when another answer won the race, the rollback takes the visit away again.
+    req = _apply(req, RequestAction.ACCEPT, now, visit_id=visit.id)
     outbox = Outbox()
     _announce(outbox, req, now)
     summary = visit_dict(visit)
     outbox.add("visit_updated", provider_stream(req.provider_id), summary)
     outbox.add("visit_updated", requester_stream(req.requester_id), summary)
-    announce_row(outbox, visit, now)
+    announce_row(outbox, visit, now, new=True)
     outbox.stamp()
     asked_at = req.created_at  # read before the commit expires it
     db.session.commit()

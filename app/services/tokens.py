@@ -10,6 +10,7 @@ from datetime import datetime
 
 from flask import current_app
 from sqlalchemy import delete, select
+from sqlalchemy.orm import joinedload
 
 from app.extensions import db
 from app.models import ApiToken, User
@@ -50,7 +51,13 @@ def token_row(token: object, now: datetime | None = None) -> ApiToken | None:
     """The live token row for a bearer token (its user active), or None."""
     if not isinstance(token, str) or not token or len(token) > 256:
         return None
-    row = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(token)))
+    # Its user in the same query, without the services a provider offers: every API call
+    # comes through here, and almost none of them shows those.
+    row = db.session.scalar(
+        select(ApiToken)
+        .where(ApiToken.token_hash == _digest(token))
+        .options(joinedload(ApiToken.user).lazyload(User.services))
+    )
     if row is None or row.expires_at <= (now or utcnow()) or not row.user.active:
         return None
     return row
