@@ -7,7 +7,7 @@ PORT ?= 5000
 export ANTEROOM_ENV ?= development
 export FLASK_APP := wsgi
 
-.PHONY: run test setup assets db demo lint bench clean chromium
+.PHONY: run test setup assets db demo lint bench bench-multi clean chromium
 
 $(BIN)/activate: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -81,6 +81,14 @@ bench: setup
 	$(BIN)/python -m bench.in_call
 	$(BIN)/python -m bench.schedule
 	$(BIN)/python -m bench.self_test
+	$(MAKE) bench-multi
+
+# The multi tier at the issue's sizes: 500 dashboards through nginx while an instance is
+# killed, 10,000 accept/decline/cancel races (tests/multi; `make test` runs short versions).
+bench-multi: setup
+	TEST_DATABASE_URL=$${TEST_DATABASE_URL:-postgresql://127.0.0.1:5432/test} \
+	REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/0} ANTEROOM_FAULT_SCALE=full \
+	  $(BIN)/pytest -m multi -s tests/multi
 
 clean:
 	rm -rf $(VENV) node_modules app/static/vendor .pytest_cache .coverage

@@ -283,6 +283,9 @@ class Config:
             RATELIMIT_KEY_PREFIX=env.get("SOCKETIO_CHANNEL", "anteroom"),
             RATELIMIT_STRATEGY="moving-window",
             RATELIMIT_HEADERS_ENABLED=True,
+            # While Redis is down (a restart), each process counts in its own memory rather
+            # than failing sign-ins and requests with a 500; back on Redis when it answers.
+            RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
             SIGN_IN_ADDRESS_LIMIT=_rate(env, "SIGN_IN_ADDRESS_LIMIT", "30/minute"),
             SIGN_IN_FAILURE_LIMIT=_rate(
                 env, "SIGN_IN_FAILURE_LIMIT", "5/minute;10/15 minutes;20/day"

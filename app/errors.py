@@ -11,6 +11,8 @@ import logging
 from flask import Flask, jsonify, make_response, render_template, request
 from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DisconnectionError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import ClientDisconnected, HTTPException, RequestEntityTooLarge
 
 from app.extensions import db
@@ -29,6 +31,7 @@ CODES = {
     422: "invalid",
     429: "too_many_requests",
     500: "server_error",
+    503: "unavailable",
 }
 
 
@@ -90,6 +93,31 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError):
         return respond(400, "csrf_failed", "Your form expired. Reload the page and try again.")
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(DisconnectionError)
+    @app.errorhandler(PoolTimeout)
+    def database_unavailable(exc: Exception):
+        # The database refused or dropped the connection (a restart, a network cut, a
+        # failover), or every pooled connection stayed busy. The transaction is rolled back
+        # by the server with the connection, so nothing is half-written; the caller may
+        # simply try again. One line in the log: no traceback for an outage.
+        try:
+            db.session.rollback()
+        except Exception:  # the connection is gone; the session is reset all the same
+            db.session.close()
+        logger.warning(
+            "database unavailable on %s %s: %s", request.method, request.path, type(exc).__name__
+        )
+        response = make_response(
+            respond(
+                503,
+                "unavailable",
+                "The service is briefly unavailable. Please try again in a moment.",
+            )
+        )
+        response.headers["Retry-After"] = "5"
+        return response
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

@@ -46,7 +46,7 @@ TABLES = [
 ]
 
 
-TIER_ORDER = ["unit", "app", "realserver", "browser"]
+TIER_ORDER = ["unit", "app", "realserver", "multi", "browser"]
 
 
 def pytest_collection_modifyitems(items):
