@@ -77,7 +77,7 @@ def test_events_caused_on_either_instance_reach_a_dashboard_behind_nginx(cluster
 def test_polling_clients_stay_with_the_instance_that_holds_their_session(cluster):
     """Long-polling (the fallback when WebSocket is blocked) sends many requests per
     session: nginx's route cookie keeps them on one instance, and the clients spread."""
-    accounts = [cluster.accounts.requester() for _ in range(6)]
+    accounts = [cluster.accounts.requester() for _ in range(16)]  # all on one: 1 in 30,000
     clients = []
     try:
         for account in accounts:
@@ -94,12 +94,18 @@ def test_polling_clients_stay_with_the_instance_that_holds_their_session(cluster
         deadline = time.monotonic() + WAIT
         while time.monotonic() < deadline and not all(len(h) == 2 for _, h in clients):
             time.sleep(0.05)
-        time.sleep(1)  # a few more polls each: a poll on the wrong instance would end it
+        time.sleep(1)  # a poll answered by the wrong instance would have ended its session
         assert all(sio.connected for sio, _ in clients)
         assert all(sorted(h) == ["directory", f"requester:{acc.id}"]
                    for (_, h), acc in zip(clients, accounts, strict=True))  # fmt: skip
-        polled = upstreams(cluster, "/socket.io/")
+        polled = upstreams(cluster, "/socket.io/?transport=polling")
         assert len(polled) == 2, polled  # the route cookies spread them over both
+        held_by = {}  # each session's polls, all on one instance
+        for line in cluster.nginx.read("access.log").splitlines():
+            if match := re.search(r"transport=polling\S*sid=([\w-]+).* upstream=(\S+)", line):
+                held_by.setdefault(match.group(1), set()).add(match.group(2))
+        assert len(held_by) >= len(accounts)
+        assert all(len(upstream) == 1 for upstream in held_by.values()), held_by
     finally:
         for sio, _ in clients:
             sio.disconnect()
