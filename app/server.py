@@ -7,6 +7,14 @@ can hold.
   Engine.IO's own pings decide when it is dead.
 - TCP_NODELAY on every connection: pywsgi writes headers and body separately, and with
   Nagle's algorithm a keep-alive client's delayed ACK held the body back 40 ms.
+- A listen backlog of LISTEN_BACKLOG: after a restart every open page reconnects at once,
+  and gevent's default queue (128; eventlet's is 50) overflowed, so the kernel dropped
+  the rest of the SYNs and those pages waited out TCP's retransmission (1 s, 3 s, 7 s …)
+  before they were even accepted (bench/connect_storm.py). The kernel caps it at
+  net.core.somaxconn.
+- Under eventlet, no cap on simultaneous connections but the file descriptor limit:
+  eventlet.wsgi serves at most `max_size` at once (1,024 by default) and every open
+  websocket holds one, so the 1,025th dashboard was never accepted (bench/fanout.py).
 
 Called from wsgi.py after monkey-patching; nothing here runs at import.
 """
@@ -23,6 +31,9 @@ from app.extensions import socketio
 
 logger = logging.getLogger("app.server")
 
+
+LISTEN_BACKLOG = 4096
+EVENTLET_MAX_CONNECTIONS = 1_000_000
 
 _TIMEOUT_RESPONSE = (
     b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
@@ -77,7 +88,12 @@ def _serve_gevent(app: Flask, host: str, port: int, timeout: float) -> None:
             return super()._handle_client_error(ex)
 
     server = pywsgi.WSGIServer(
-        (host, port), app, handler_class=BoundedHandler, log=None, error_log=_ErrorLog()
+        (host, port),
+        app,
+        backlog=LISTEN_BACKLOG,
+        handler_class=BoundedHandler,
+        log=None,
+        error_log=_ErrorLog(),
     )
     # SIGTERM (systemd, docker, the test harness) stops accepting and lets the process
     # exit normally, so exit handlers run.
@@ -89,12 +105,17 @@ def _serve_eventlet(app: Flask, host: str, port: int, timeout: float) -> None:
     import eventlet
     import eventlet.wsgi
 
-    listener = eventlet.listen((host, port))
+    listener = eventlet.listen((host, port), backlog=LISTEN_BACKLOG)
     listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     # eventlet applies its timeout to WebSockets too: keep it above Engine.IO's ping
     # interval plus timeout (25 s + 20 s), so a quiet but live socket is never cut.
     eventlet.wsgi.server(
-        listener, app, socket_timeout=max(timeout, 60), log_output=False, log=_ErrorLog()
+        listener,
+        app,
+        max_size=EVENTLET_MAX_CONNECTIONS,
+        socket_timeout=max(timeout, 60),
+        log_output=False,
+        log=_ErrorLog(),
     )
 
 

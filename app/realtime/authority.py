@@ -87,19 +87,36 @@ class Registry:
     def __init__(self):
         self._lock = threading.Lock()
         self._by_sid: dict[str, Connection] = {}
+        # How many each owner holds: counting them over every connection on each connect
+        # made a storm of N reconnects cost N² (bench/connect_storm.py).
+        self._held: dict[Owner, int] = {}
 
     def add(self, connection: Connection, per_user: int) -> bool:
         """Register a connection; False when its user already holds `per_user` here."""
         with self._lock:
-            held = sum(1 for c in self._by_sid.values() if c.owner == connection.owner)
+            held = self._held.get(connection.owner, 0)
             if held >= per_user:
                 return False
+            replaced = self._by_sid.get(connection.sid)
+            if replaced is not None:  # a sid is never reused; the counts stay right if it is
+                self._release(replaced.owner)
             self._by_sid[connection.sid] = connection
+            self._held[connection.owner] = self._held.get(connection.owner, 0) + 1
             return True
 
     def remove(self, sid: str) -> Connection | None:
         with self._lock:
-            return self._by_sid.pop(sid, None)
+            connection = self._by_sid.pop(sid, None)
+            if connection is not None:
+                self._release(connection.owner)
+            return connection
+
+    def _release(self, owner: Owner) -> None:
+        held = self._held.get(owner, 0) - 1
+        if held > 0:
+            self._held[owner] = held
+        else:
+            self._held.pop(owner, None)
 
     def get(self, sid: str) -> Connection | None:
         return self._by_sid.get(sid)

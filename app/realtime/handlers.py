@@ -26,7 +26,7 @@ from app.services import stations, visits
 from app.services.auth_sessions import session_by_id, touch_session
 from app.services.errors import ServiceError
 from app.services.guests import guest_of_session
-from app.services.snapshots import streams_for, take_snapshot
+from app.services.snapshots import streams_for, take_snapshot, take_snapshots
 from app.services.tokens import token_row
 from app.services.waiting_messages import messages_of
 
@@ -80,9 +80,11 @@ def register(socketio: SocketIO) -> None:
         join_room(Credential.of_user(who.id).room)
         if who.role == Role.ADMIN:
             join_room(STATIONS_ADMIN)  # the stations page: online and offline, live
-        for stream in streams_for(who):
-            join_room(stream)
-            emit("snapshot", take_snapshot(who, stream))
+        streams = streams_for(who)
+        for stream in streams:
+            join_room(stream)  # before the snapshot: no event falls between the two
+        for snapshot in take_snapshots(who, streams):
+            emit("snapshot", snapshot)
 
     @socketio.on("disconnect")
     def disconnect(reason=None):

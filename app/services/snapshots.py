@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from sqlalchemy import or_, select
+from sqlalchemy.orm import selectinload
 
 from app.extensions import db
-from app.models import Role, SessionRequest, User
+from app.models import Role, SessionRequest, StreamVersion, User
 from app.realtime.publish import (
     DIRECTORY,
     clinic_stream,
     provider_stream,
     requester_stream,
-    stream_version,
 )
 from app.services.clinics import clinic_for, clinics_of
 from app.services.errors import Forbidden
@@ -38,25 +38,42 @@ def take_snapshot(user: User, stream: str) -> dict:
     """{stream, version, data} for one of the user's streams."""
     if stream not in streams_for(user):
         raise Forbidden("You cannot follow this stream.")
-    # Version first: the data read after it is at least that new, and events are
+    return take_snapshots(user, [stream])[0]
+
+
+def take_snapshots(user: User, streams: list[str]) -> list[dict]:
+    """take_snapshot of each of `streams`, which must come from streams_for(user), in one
+    read: a connecting dashboard's, without asking again which streams it may follow and
+    reloading the user for each one (bench/connect_storm.py)."""
+    # Versions first: the data read after them is at least that new, and events are
     # applied idempotently, so a newer event after the snapshot does no harm.
-    version = stream_version(stream)
+    versions = dict(
+        db.session.execute(
+            select(StreamVersion.name, StreamVersion.version).where(StreamVersion.name.in_(streams))
+        ).all()
+    )
     db.session.expire_all()
-    if stream == DIRECTORY:
-        data = {"providers": list_providers()}
-    elif stream.startswith("clinic:"):
-        data = clinic_today(user, int(stream.split(":", 1)[1]))
-    elif stream.startswith("provider:"):
-        data = provider_dashboard(user)
-    else:
-        data = requester_dashboard(user)
+    snapshots = []
+    for stream in streams:
+        if stream == DIRECTORY:
+            data = {"providers": list_providers()}
+        elif stream.startswith("clinic:"):
+            data = clinic_today(user, int(stream.split(":", 1)[1]))
+        elif stream.startswith("provider:"):
+            data = provider_dashboard(user)
+        else:
+            data = requester_dashboard(user)
+        snapshots.append({"stream": stream, "version": versions.get(stream, 0), "data": data})
     db.session.rollback()  # end the read transaction; nothing was written
-    return {"stream": stream, "version": version, "data": data}
+    return snapshots
 
 
 def list_providers() -> list[dict]:
     providers = db.session.scalars(
-        select(User).where(User.role == Role.PROVIDER, User.active.is_(True)).order_by(User.name)
+        select(User)
+        .where(User.role == Role.PROVIDER, User.active.is_(True))
+        .options(selectinload(User.services))  # one query for all, not one per provider
+        .order_by(User.name)
     ).all()
     return [provider_dict(p) for p in providers]
 
