@@ -6,12 +6,12 @@ its transaction, commits, and only then publishes. Room names are stream names.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import TextClause, select, text
 
 from app.extensions import db, socketio
 from app.metrics import observe_publish, take_commit_time
@@ -139,19 +139,27 @@ def announce_station(station_id: int) -> None:
 
 def advance_streams(counts: dict[str, int]) -> dict[str, int]:
     """Add counts[name] to each stream's version (creating it) and return the new values."""
-    dialect = db.session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     # One statement for all of them (one round trip, however many streams). Rows are
     # written in the order given, and a fixed order keeps concurrent transactions from
     # locking rows in opposite orders.
-    stmt = insert(StreamVersion).values(
-        [{"name": name, "version": counts[name]} for name in sorted(counts)]
+    names = sorted(counts)
+    params = {}
+    for n, name in enumerate(names):
+        params[f"name{n}"], params[f"count{n}"] = name, counts[name]
+    rows = db.session.execute(_upsert_streams(len(names)), params)
+    return {name: version for name, version in rows}
+
+
+@functools.cache
+def _upsert_streams(count: int) -> TextClause:
+    """The upsert of `count` streams: the same SQL on SQLite and PostgreSQL. (A multi-row
+    insert() construct has no cache key, so SQLAlchemy would compile it on every commit.)"""
+    rows = ", ".join(f"(:name{n}, :count{n})" for n in range(count))
+    table = StreamVersion.__tablename__
+    return text(
+        f"INSERT INTO {table} (name, version) VALUES {rows} ON CONFLICT (name) "
+        f"DO UPDATE SET version = {table}.version + excluded.version RETURNING name, version"
     )
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[StreamVersion.name],
-        set_={"version": StreamVersion.version + stmt.excluded.version},
-    ).returning(StreamVersion.name, StreamVersion.version)
-    return {name: version for name, version in db.session.execute(stmt)}
 
 
 def stream_version(name: str) -> int:

@@ -87,11 +87,19 @@ def clinic_for(user: User, clinic_id: int) -> Clinic:
     return clinic
 
 
-def home_clinic_id(user_id: int) -> int | None:
-    """The clinic whose schedule shows a provider's on-demand sessions: their first."""
-    return db.session.scalar(
+def home_clinic_staff(user_id: int) -> tuple[int | None, set[int]]:
+    """The clinic whose schedule shows a provider's on-demand sessions (their first), and
+    everyone in it (its schedule tells staff from patients): one query."""
+    home = (
         select(clinic_members.c.clinic_id)
         .where(clinic_members.c.user_id == user_id)
         .order_by(clinic_members.c.clinic_id)
         .limit(1)
+        .scalar_subquery()
     )
+    rows = db.session.execute(
+        select(clinic_members.c.clinic_id, clinic_members.c.user_id).where(
+            clinic_members.c.clinic_id == home
+        )
+    ).all()
+    return (rows[0].clinic_id if rows else None), {row.user_id for row in rows}

@@ -151,13 +151,10 @@ def schedule_row(
     }
 
 
-def announce_row(
-    outbox: Outbox, visit: Visit, now: datetime | None = None, new: bool = False
-) -> None:
+def announce_row(outbox: Outbox, visit: Visit, now: datetime | None = None, **known) -> None:
     """Publish the visit's row on its clinic's stream (nothing for a visit of no clinic).
-    `new`: the visit was made in this transaction, so it has no jobs or tasks to read."""
+    `known`: what the caller already knows of schedule_row's optional arguments."""
     if visit.clinic_id is not None:
-        known = {"jobs": [], "open_tasks": {}} if new else {}
         row = schedule_row(visit, now, **known)
         outbox.add("visit_updated", clinic_stream(visit.clinic_id), row)
 

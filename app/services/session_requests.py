@@ -21,7 +21,7 @@ from app.models import Participant, Role, SessionRequest, User, Visit
 from app.models.types import utcnow
 from app.realtime.publish import Outbox, provider_stream, requester_stream
 from app.services.availability import lock_provider
-from app.services.clinics import home_clinic_id
+from app.services.clinics import home_clinic_staff
 from app.services.errors import Conflict, Invalid, NotFound
 from app.services.jobs import enqueue
 from app.services.request_queue import announce_queue, queued_dict
@@ -63,9 +63,7 @@ def _announce(outbox: Outbox, req: SessionRequest, now: datetime) -> None:
 
 
 def _load(request_id: int) -> SessionRequest:
-    req = db.session.get(
-        SessionRequest, request_id, populate_existing=True, options=REQUEST_PEOPLE
-    )
+    req = db.session.get(SessionRequest, request_id, populate_existing=True, options=REQUEST_PEOPLE)
     if req is None:
         raise NotFound("No such request.")
     return req
@@ -237,13 +235,14 @@ def accept_request(provider: User, request_id: int, now: datetime | None = None)
     now = now or utcnow()
     req = _own_request(provider, request_id)
     _check(req, RequestAction.ACCEPT, now)
+    clinic_id, staff_ids = home_clinic_staff(req.provider_id)
     visit = Visit(
         source=VisitSource.REQUEST,
         state=VisitState.OPEN,
         host_id=req.provider_id,
         service_id=req.service_id,
         # On the provider's clinic schedule (Live clinic list), when they have a clinic.
-        clinic_id=home_clinic_id(req.provider_id),
+        clinic_id=clinic_id,
         created_at=now,
         participants=[
             Participant(user_id=req.provider_id, role="host", presence="absent", updated_at=now),
@@ -262,13 +261,27 @@ def accept_request(provider: User, request_id: int, now: datetime | None = None)
     summary = visit_dict(visit)
     outbox.add("visit_updated", provider_stream(req.provider_id), summary)
     outbox.add("visit_updated", requester_stream(req.requester_id), summary)
-    announce_row(outbox, visit, now, new=True)
+    # A visit made a moment ago in this transaction has no jobs and no tasks yet.
+    announce_row(outbox, visit, now, jobs=[], open_tasks={}, staff_ids=staff_ids)
     outbox.stamp()
     asked_at = req.created_at  # read before the commit expires it
-    db.session.commit()
+    _commit_as_written()
     observe_accept(asked_at, now)
     outbox.publish()
     return req
+
+
+def _commit_as_written() -> None:
+    """Commit without expiring what the transaction loaded and wrote. It has read these
+    rows and held the ones it changed until the commit, so they are what was committed:
+    the caller answers from them without reading them all again."""
+    session = db.session()
+    expire = session.expire_on_commit
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = expire
 
 
 def decline_request(
