@@ -74,7 +74,13 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-bench: setup
+# The Socket.IO benchmarks compare against a bare Node.js Socket.IO server (bench/node/),
+# whose packages are installed here only, never by setup or test.
+bench/node/node_modules/.package-lock.json: bench/node/package.json bench/node/package-lock.json
+	cd bench/node && npm ci --no-audit --no-fund --loglevel=error
+	touch bench/node/node_modules/.package-lock.json
+
+bench: setup bench/node/node_modules/.package-lock.json
 	$(BIN)/python -m bench.request_latency
 	$(BIN)/python -m bench.call_setup
 	$(BIN)/python -m bench.signin_flood
@@ -82,6 +88,9 @@ bench: setup
 	$(BIN)/python -m bench.schedule
 	$(BIN)/python -m bench.self_test
 	$(MAKE) bench-multi
+	$(BIN)/python -m bench.fanout
+	$(BIN)/python -m bench.connect_storm
+	$(BIN)/python -m bench.memory
 
 # The multi tier at the issue's sizes: 500 dashboards through nginx while an instance is
 # killed, 10,000 accept/decline/cancel races (tests/multi; `make test` runs short versions).

@@ -1,0 +1,149 @@
+"""Connect storm: N dashboards connect at the same moment (as after a restart); how long
+until every one has its snapshots.
+
+For each server (as bench/fanout.py: Anteroom per async mode, two instances over Redis,
+the bare Node.js Socket.IO server), the harness's worker processes open N websocket
+connections at one agreed instant, each authenticating as a requester's dashboard; a
+client is done when both of its snapshots have arrived (Node sends two of Anteroom's
+size). Each sample is the time from that instant to a client being done; "all" is the
+last client's. The clients then disconnect and the storm is repeated `--repeats` times.
+
+    python -m bench.connect_storm [--clients 100,500,1000,2000] [--modes gevent,eventlet,threading]
+        [--no-two-instances] [--no-node] [--repeats 3] [--quick] [--label TEXT]
+
+Prints a table and writes bench/results/connect_storm.json (or --output).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from bench.contenders import SNAPSHOTS, Anteroom, Node, contenders, load, percentile, versions
+from bench.results_file import provenance, write_result
+from bench.sio_harness import Harness
+
+RESULTS = Path(__file__).resolve().parent / "results" / "connect_storm.json"
+
+
+def measure(server, harness: Harness, sizes: list[int], repeats: int) -> tuple[list[dict], int]:
+    rows = []
+    snapshot_bytes = 0
+    for n in sizes:
+        samples, failed, loads, alls, errors = [], 0, [], [], []
+        for _ in range(repeats):
+            loads.append(load()[0])
+            start, outcomes = harness.storm(server.targets(n), SNAPSHOTS)
+            done = [(ready - start) / 1e6 for ready, _ in outcomes if ready is not None]
+            errors += [e for ready, e in outcomes if ready is None][:3]
+            failed += n - len(done)
+            samples += done
+            alls.append(round(max(done), 1) if len(done) == n else None)
+            snapshot_bytes = harness.snapshot_bytes() or snapshot_bytes
+            harness.close()
+            time.sleep(1.0)  # let the server see every disconnect
+        row = {
+            "clients": n,
+            "p50_ms": round(percentile(samples, 50), 1) if samples else None,
+            "p99_ms": round(percentile(samples, 99), 1) if samples else None,
+            "all_ms": round(max(samples), 1) if samples else None,
+            "all_each_repeat_ms": alls,
+            "failed": failed,
+            "first_errors": errors[:3],
+            "load_1min": loads,
+        }
+        rows.append(row)
+        print(
+            f"  {server.label:<28} N={n:<5} p50 {row['p50_ms']:>8} p99 {row['p99_ms']:>8} "
+            f"all {row['all_ms']:>8} ms  failed {failed}  load {loads[0]}",
+            flush=True,
+        )
+    return rows, snapshot_bytes
+
+
+def run(args) -> dict:
+    results, snapshot_bytes = [], 600
+    for kind, options in contenders(args.modes, args.two_instances, args.node):
+        server = Node(snapshot_bytes=snapshot_bytes) if kind == "node" else Anteroom(**options)
+        harness = Harness(args.processes)
+        try:
+            server.start()
+            rows, seen = measure(server, harness, args.clients, args.repeats)
+            if kind == "anteroom" and seen:
+                snapshot_bytes = seen
+        finally:
+            harness.stop()
+            server.stop()
+        results.append(
+            {
+                "server": server.label,
+                "async_mode": server.async_mode,
+                "instances": server.instances,
+                "rows": rows,
+            }
+        )
+    return {"results": results, "snapshot_bytes_per_client": snapshot_bytes}
+
+
+def parse(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clients", default="100,500,1000,2000", help="N, comma-separated")
+    parser.add_argument("--modes", default="gevent,eventlet,threading")
+    parser.add_argument("--two-instances", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--node", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--processes", type=int, default=2, help="harness worker processes")
+    parser.add_argument("--quick", action="store_true", help="N=100,1000, gevent, 2 repeats")
+    parser.add_argument("--label", default="")
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.clients, args.modes, args.repeats = "100,1000", "gevent", 2
+    args.clients = [int(n) for n in args.clients.split(",")]
+    args.modes = args.modes.split(",")
+    return args
+
+
+def print_table(result: dict) -> None:
+    print(
+        f"\nconnect storm: N connect at once → each has its snapshots (ms; {result['parameters']})"
+    )
+    print(f"{'server':<30}{'N':>6}{'p50':>9}{'p99':>9}{'all':>9}{'failed':>7}  load")
+    for entry in result["results"]:
+        for row in entry["rows"]:
+            print(
+                f"{entry['server']:<30}{row['clients']:>6}{row['p50_ms']!s:>9}"
+                f"{row['p99_ms']!s:>9}{row['all_ms']!s:>9}{row['failed']:>7}  {row['load_1min'][0]}"
+            )
+
+
+def main(argv=None) -> dict:
+    args = parse(argv)
+    started_load = load()
+    measured = run(args)
+    result = {
+        "benchmark": "connect_storm",
+        "what": "N clients start connecting at one instant → each has both snapshots",
+        "label": args.label,
+        "parameters": {
+            "clients": args.clients,
+            "modes": args.modes,
+            "two_instances": args.two_instances,
+            "repeats": args.repeats,
+            "harness_processes": args.processes,
+        },
+        **measured,
+        "load_before": started_load,
+        "load_after": load(),
+        "versions": versions(),
+        **provenance(),
+    }
+    write_result(result, args.output)
+    print_table(result)
+    print(f"written to {args.output}")
+    return result
+
+
+if __name__ == "__main__":
+    main()
