@@ -333,13 +333,19 @@ class Dashboard:
         for name in ("request_created", "request_updated", "availability_changed"):
             self.sio.on(name, self._handler(name))
 
-    async def connect(self) -> None:
-        await self.sio.connect(
-            self.url,
-            auth={"token": self.token},
-            transports=["websocket"],
-            retry=True,
-        )
+    async def connect(self, attempts: int = 3) -> None:
+        """Connect, trying again as a page does if the handshake fails (a crowd arriving
+        at once on a loaded machine)."""
+        for attempt in range(attempts):
+            try:
+                await self.sio.connect(
+                    self.url, auth={"token": self.token}, transports=["websocket"]
+                )
+                return
+            except socketio.exceptions.ConnectionError:
+                if attempt == attempts - 1:
+                    raise
+                await asyncio.sleep(1)
 
     async def _connected(self) -> None:
         self.connects += 1
