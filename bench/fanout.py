@@ -21,6 +21,8 @@ import argparse
 import time
 from pathlib import Path
 
+import requests
+
 from bench.contenders import (
     EVENT,
     SNAPSHOTS,
@@ -53,11 +55,16 @@ def measure(server, harness: Harness, sizes: list[int], repeats: int) -> tuple[l
             break
         seen["snapshot_bytes"] = harness.snapshot_bytes()
         time.sleep(1.0)  # let the connect burst settle
-        harness.fanout(EVENT, server.trigger)  # one unmeasured change first
-        time.sleep(0.3)
         samples, lost, per_repeat, spread = [], 0, [], []
-        harness.cpu_seconds()
         loads = []
+        try:
+            harness.fanout(EVENT, server.trigger)  # one unmeasured change first
+        except requests.RequestException as e:  # recorded, and no larger N for this server
+            rows.append({"clients": n, "trigger_failed": f"{type(e).__name__}: {e}"[:200]})
+            print(f"  {server.label:<28} N={n:<5} the trigger failed: {e}", flush=True)
+            break
+        time.sleep(0.3)
+        harness.cpu_seconds()
         for _ in range(repeats):
             loads.append(load()[0])
             sent, arrivals, event_bytes = harness.fanout(EVENT, server.trigger)
@@ -144,6 +151,9 @@ def print_table(result: dict) -> None:
     print(f"{'server':<30}{'N':>6}{'p50':>9}{'p99':>9}{'max':>9}{'p99*':>9}{'lost':>6}  load")
     for entry in result["results"]:
         for row in entry["rows"]:
+            if "trigger_failed" in row:
+                print(f"{entry['server']:<30}{row['clients']:>6}  the trigger failed")
+                continue
             if "connect_failures" in row:
                 print(
                     f"{entry['server']:<30}{row['clients']:>6}  {row['connect_failures']} "
