@@ -11,6 +11,10 @@ HTTP session (bearer token).
   moment (threads released by one barrier); `--rounds` times. Throughput is the accepts of
   a round over the time from the first accept sent to the last answered.
 
+With each, the server process's CPU time per accept (user + system, from /proc): wall
+times move with whatever else the machine runs, this much less. (PostgreSQL's own CPU is
+not in it.)
+
 Between rounds each provider ends the session (POST /visits/<id>/end), so its requester
 may ask again. Nothing else is measured.
 
@@ -71,12 +75,27 @@ def end(provider: Caller, visit_id: int) -> None:
     provider.post(f"/visits/{visit_id}/end")
 
 
-def measure_alone(providers: list[Caller], requesters: list[Caller], ids, count: int):
+class ServerCpu:
+    """CPU seconds the server process has used (Linux /proc): what an accept costs it,
+    whatever else the machine is running (wall times move with the load; this does not)."""
+
+    def __init__(self, pid: int):
+        self.path = Path(f"/proc/{pid}/stat")
+        self.spent = 0.0
+
+    def now(self) -> float:
+        fields = self.path.read_text().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure_alone(providers: list[Caller], requesters: list[Caller], ids, count: int, cpu):
     samples = []
     for n in range(count):
         i = n % len(providers)
         request_id = ask(requesters[i], ids[i])
+        before = cpu.now()
         sent, answered, visit_id = accept(providers[i], request_id)
+        cpu.spent += cpu.now() - before
         samples.append((answered - sent) * 1000)
         end(providers[i], visit_id)
     return samples
@@ -102,13 +121,15 @@ def accept_at_once(providers: list[Caller], request_ids: list[int]) -> list:
     return results
 
 
-def measure_at_once(providers: list[Caller], requesters: list[Caller], ids, rounds: int):
+def measure_at_once(providers: list[Caller], requesters: list[Caller], ids, rounds: int, cpu):
     """Per round: every requester asks, then every provider accepts at once."""
     latencies, walls = [], []
     n = len(providers)
     for _ in range(rounds):
         request_ids = [ask(requesters[i], ids[i]) for i in range(n)]
+        before = cpu.now()
         results = accept_at_once(providers, request_ids)
+        cpu.spent += cpu.now() - before
         failed = [r for r in results if isinstance(r, Exception)]
         if failed:
             raise RuntimeError(f"{len(failed)} accepts failed, first: {failed[0]}")
@@ -133,15 +154,21 @@ def run(server: LiveServer, crowd: Crowd, rounds: int, single: int, warmup: int)
     providers = [Caller(server.url, p.token) for p in crowd.providers]
     requesters = [Caller(server.url, r.token) for r in crowd.requesters]
     ids = [p.id for p in crowd.providers]
-    measure_at_once(providers, requesters, ids, warmup)  # connections, caches, pools
+    cpu_alone, cpu_at_once = ServerCpu(server.process.pid), ServerCpu(server.process.pid)
+    measure_at_once(providers, requesters, ids, warmup, cpu_at_once)  # caches, pools
+    cpu_at_once.spent = 0.0
     load_before = os.getloadavg()
-    alone = measure_alone(providers, requesters, ids, single)
-    latencies, walls = measure_at_once(providers, requesters, ids, rounds)
+    alone = measure_alone(providers, requesters, ids, single, cpu_alone)
+    latencies, walls = measure_at_once(providers, requesters, ids, rounds, cpu_at_once)
     throughputs = [len(providers) / w for w in walls]
     return {
-        "alone": summary(alone),
+        "alone": {
+            **summary(alone),
+            "server_cpu_ms_per_accept": round(cpu_alone.spent / len(alone) * 1000, 2),
+        },
         "at_once": {
             **summary(latencies),
+            "server_cpu_ms_per_accept": round(cpu_at_once.spent / len(latencies) * 1000, 2),
             "accepts_per_s": round(len(latencies) / sum(walls), 1),
             "round_accepts_per_s_median": round(statistics.median(throughputs), 1),
             "round_wall_ms_median": round(statistics.median(walls) * 1000, 1),
@@ -198,12 +225,17 @@ def main(argv: list[str] | None = None) -> dict:
     alone, at_once = result["alone"], result["at_once"]
     where = f"{result['database']}{', redis' if result['message_queue'] else ''}"
     print(f"accept path ({result['async_mode']}, {where}), load {result['loadavg_before']}")
-    print(f"{'':<22}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'accepts/s':>11}")
-    print(f"{'one alone':<22}{alone['p50_ms']:>9}{alone['p99_ms']:>9}{alone['max_ms']:>9}")
+    print(f"{'':<16}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'accepts/s':>11}{'CPU ms':>9}")
     print(
-        f"{f'{args.providers} at once':<22}{at_once['p50_ms']:>9}{at_once['p99_ms']:>9}"
-        f"{at_once['max_ms']:>9}{at_once['accepts_per_s']:>11}"
+        f"{'one alone':<16}{alone['p50_ms']:>9}{alone['p99_ms']:>9}{alone['max_ms']:>9}"
+        f"{'':>11}{alone['server_cpu_ms_per_accept']:>9}"
     )
+    print(
+        f"{f'{args.providers} at once':<16}{at_once['p50_ms']:>9}{at_once['p99_ms']:>9}"
+        f"{at_once['max_ms']:>9}{at_once['accepts_per_s']:>11}"
+        f"{at_once['server_cpu_ms_per_accept']:>9}"
+    )
+    print("(CPU ms: the server process's CPU time per accept, user + system)")
     print(f"written to {args.output}")
     return result
 
