@@ -16,11 +16,19 @@ Prints a table and writes bench/results/connect_storm.json (or --output).
 
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 
-from bench.contenders import SNAPSHOTS, Anteroom, Node, contenders, load, percentile, versions
+from bench.contenders import (
+    SNAPSHOTS,
+    Anteroom,
+    Node,
+    contenders,
+    load,
+    matrix_args,
+    percentile,
+    versions,
+)
 from bench.results_file import provenance, write_result
 from bench.sio_harness import Harness
 
@@ -87,22 +95,7 @@ def run(args) -> dict:
 
 
 def parse(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--clients", default="100,500,1000,2000", help="N, comma-separated")
-    parser.add_argument("--modes", default="gevent,eventlet,threading")
-    parser.add_argument("--two-instances", action=argparse.BooleanOptionalAction, default=True)
-    parser.add_argument("--node", action=argparse.BooleanOptionalAction, default=True)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--processes", type=int, default=2, help="harness worker processes")
-    parser.add_argument("--quick", action="store_true", help="N=100,1000, gevent, 2 repeats")
-    parser.add_argument("--label", default="")
-    parser.add_argument("--output", type=Path, default=RESULTS)
-    args = parser.parse_args(argv)
-    if args.quick:
-        args.clients, args.modes, args.repeats = "100,1000", "gevent", 2
-    args.clients = [int(n) for n in args.clients.split(",")]
-    args.modes = args.modes.split(",")
-    return args
+    return matrix_args(__doc__.split("\n\n")[0], RESULTS, 3, 2, argv)
 
 
 def print_table(result: dict) -> None:

@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import argparse
 import math
 import os
 import shutil
@@ -259,3 +260,28 @@ def contenders(modes: list[str], two_instances: bool, node: bool) -> list[tuple[
     if node:
         chosen.append(("node", {}))
     return chosen
+
+
+def matrix_args(
+    description: str, output: Path, repeats: int, quick_repeats: int, argv=None
+) -> argparse.Namespace:
+    """The options fan-out and connect storm share: which N, async modes and contenders, how
+    many repeats; --quick is N=100,1000 on gevent alone, with quick_repeats."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--clients", default="100,500,1000,2000", help="N, comma-separated")
+    parser.add_argument("--modes", default="gevent,eventlet,threading")
+    parser.add_argument("--two-instances", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--node", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--repeats", type=int, default=repeats)
+    parser.add_argument("--processes", type=int, default=2, help="harness worker processes")
+    parser.add_argument(
+        "--quick", action="store_true", help=f"N=100,1000, gevent, {quick_repeats} repeats"
+    )
+    parser.add_argument("--label", default="")
+    parser.add_argument("--output", type=Path, default=output)
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.clients, args.modes, args.repeats = "100,1000", "gevent", quick_repeats
+    args.clients = [int(n) for n in args.clients.split(",")]
+    args.modes = args.modes.split(",")
+    return args
