@@ -38,7 +38,7 @@ import requests
 
 from bench.crowd import Crowd, make_crowd
 from bench.request_latency import percentile
-from bench.results_file import provenance, write_result
+from bench.results_file import add_server_options, provenance, write_result
 from tests.server import LiveServer
 
 RESULTS = Path(__file__).resolve().parent / "results" / "accept_path.json"
@@ -184,11 +184,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--rounds", type=int, default=10, help="rounds of N accepts at once")
     parser.add_argument("--single", type=int, default=50, help="accepts measured alone")
     parser.add_argument("--warmup", type=int, default=1, help="unmeasured rounds first")
-    parser.add_argument(
-        "--async-mode", default="gevent", choices=["gevent", "eventlet", "threading"]
-    )
-    parser.add_argument("--database-url", help="PostgreSQL; default: the server's own SQLite")
-    parser.add_argument("--redis-url", help="Redis as the Socket.IO message queue")
+    add_server_options(parser)
     parser.add_argument("--label", default="", help="stored with the result")
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args(argv)

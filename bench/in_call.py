@@ -30,7 +30,7 @@ import requests
 import socketio
 
 from bench.request_latency import percentile
-from bench.results_file import provenance, write_result
+from bench.results_file import add_server_options, provenance, write_result
 from tests.server import LiveServer
 
 RESULTS = Path(__file__).resolve().parent / "results" / "in_call.json"
@@ -153,11 +153,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--messages", type=int, default=200)
     parser.add_argument("--admissions", type=int, default=50)
     parser.add_argument("--warmup", type=int, default=5)
-    parser.add_argument(
-        "--async-mode", default="gevent", choices=["gevent", "eventlet", "threading"]
-    )
-    parser.add_argument("--database-url", help="PostgreSQL; default: the server's own SQLite")
-    parser.add_argument("--redis-url", help="Redis as the Socket.IO message queue")
+    add_server_options(parser)
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
 

@@ -37,7 +37,7 @@ import requests
 
 from bench.crowd import make_crowd
 from bench.request_latency import Dashboard, percentile
-from bench.results_file import provenance, write_result
+from bench.results_file import add_server_options, provenance, write_result
 from bench.sio_harness import Harness, Target, auth_json
 from tests.server import LiveServer
 
@@ -116,11 +116,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--pairs", type=int, default=20, help="providers, and as many requesters")
     parser.add_argument("--processes", type=int, default=2, help="harness worker processes")
-    parser.add_argument(
-        "--async-mode", default="gevent", choices=["gevent", "eventlet", "threading"]
-    )
-    parser.add_argument("--database-url", help="PostgreSQL; default: the server's own SQLite")
-    parser.add_argument("--redis-url", help="Redis as the Socket.IO message queue")
+    add_server_options(parser)
     parser.add_argument("--label", default="", help="stored with the result")
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args(argv)

@@ -25,7 +25,7 @@ from pathlib import Path
 import requests
 import socketio
 
-from bench.results_file import provenance, write_result
+from bench.results_file import add_server_options, provenance, write_result
 from tests.server import LiveServer
 
 RESULTS = Path(__file__).resolve().parent / "results" / "request_latency.json"
@@ -92,11 +92,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=100)
     parser.add_argument("--warmup", type=int, default=5, help="unmeasured requests first")
-    parser.add_argument(
-        "--async-mode", default="gevent", choices=["gevent", "eventlet", "threading"]
-    )
-    parser.add_argument("--database-url", help="PostgreSQL; default: the server's own SQLite")
-    parser.add_argument("--redis-url", help="Redis as the Socket.IO message queue")
+    add_server_options(parser)
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
 

@@ -29,7 +29,7 @@ from pathlib import Path
 import socketio
 
 from bench.in_call import summary
-from bench.results_file import provenance, write_result
+from bench.results_file import add_server_options, provenance, write_result
 from tests.mail import SmtpServer
 from tests.server import LiveServer
 
@@ -92,11 +92,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--visits", type=int, default=50)
     parser.add_argument("--poll", type=float, default=1.0, help="JOBS_POLL_SECONDS")
-    parser.add_argument(
-        "--async-mode", default="gevent", choices=["gevent", "eventlet", "threading"]
-    )
-    parser.add_argument("--database-url", help="PostgreSQL; default: the server's own SQLite")
-    parser.add_argument("--redis-url", help="Redis as the Socket.IO message queue")
+    add_server_options(parser)
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
 
