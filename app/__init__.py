@@ -41,6 +41,7 @@ def create_app(config: Config | None = None) -> Flask:
     from app.auth import session as auth_session
     from app.extensions import csrf, db, limiter, login_manager, mail, migrate, socketio
     from app.realtime.packets import SafePacket
+    from app.realtime.queue import RedisManager
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"))
@@ -51,8 +52,12 @@ def create_app(config: Config | None = None) -> Flask:
     socketio.init_app(
         app,
         async_mode=app.config["SOCKETIO_ASYNC_MODE"],
-        message_queue=app.config["REDIS_URL"],
-        channel=app.config["SOCKETIO_CHANNEL"],
+        # Redis between instances; None on the embedded default (one process).
+        client_manager=(
+            RedisManager(app.config["REDIS_URL"], channel=app.config["SOCKETIO_CHANNEL"])
+            if app.config["REDIS_URL"]
+            else None
+        ),
         # Same-origin only: engineio's default check, never "*".
         cors_allowed_origins=None,
         # One connection's events are handled in the order they were sent: an ICE candidate

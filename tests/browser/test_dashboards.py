@@ -491,6 +491,27 @@ def test_a_missed_event_is_noticed_at_the_next_and_the_page_resyncs(people, clin
     assert ("resync", {"stream": stream}) in tap.sent, tap.sent
 
 
+def test_a_stale_notice_brings_a_quiet_stream_up_to_date(people, clinic):
+    """Events lost while Redis was down: the stream may never say anything again, so the
+    server's `stale` broadcast (app.realtime.queue) makes the page ask for every stream."""
+    clinic.set_available("lindqvist", True)
+    provider = people.login("lindqvist")
+    tap = tapped(provider)
+    stream = f"provider:{clinic.provider_id('lindqvist')}"
+
+    tap.drop_next("request_created")
+    clinic.request_session("lindqvist")
+    tap.wait_until(lambda: tap.dropped, "the request_created frame")
+    tap.settle()
+    expect(requests_on(provider)).to_have_count(0)
+
+    tap.replay('42["stale",{}]')  # what every page hears once Redis is back
+    expect(provider.get_by_role("listitem", name="Request from Riverside Station")).to_be_visible()
+    expect(provider.locator("#request-count")).to_have_text("1")
+    asked = {payload["stream"] for name, payload in tap.sent if name == "resync"}
+    assert stream in asked and "directory" in asked, tap.sent
+
+
 def test_a_late_copy_of_an_older_event_does_not_bring_a_request_back(people, clinic):
     clinic.set_available("lindqvist", True)
     provider = people.login("lindqvist")

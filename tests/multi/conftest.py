@@ -15,9 +15,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from tests.multi.support import Nginx, RedisServer, TcpRelay, restart
+from tests.multi.support import Nginx, TcpRelay, restart
 from tests.realserver.live import Accounts
-from tests.server import LiveServer
+from tests.server import LiveServer, RedisServer
 
 
 @dataclass

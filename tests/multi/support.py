@@ -11,7 +11,6 @@ import asyncio
 import os
 import re
 import shutil
-import socket
 import ssl
 import subprocess
 import sys
@@ -22,36 +21,13 @@ from pathlib import Path
 import requests
 import socketio
 
-from tests.server import ROOT, LiveServer, free_port
+from tests.server import ROOT, LiveServer, free_port, stop_process, wait_for_port
 
 DEPLOY_NGINX = ROOT / "deploy" / "nginx.conf"
 # Short versions in CI; `make bench` (or ANTEROOM_FAULT_SCALE=full) runs the issue's sizes.
 FULL = os.environ.get("ANTEROOM_FAULT_SCALE") == "full"
 CLIENTS = 500 if FULL else 100
 RACES = 10_000 if FULL else 200
-
-
-def wait_for_port(port: int, process: subprocess.Popen, what: str, timeout: float = 15) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{what} exited with {process.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"{what} did not listen on {port} within {timeout}s")
-
-
-def stop_process(process: subprocess.Popen | None) -> None:
-    if process is not None and process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 # nginx ------------------------------------------------------------------------------------------
@@ -161,33 +137,6 @@ http {{
 
     def ssl_context(self) -> ssl.SSLContext:
         return ssl.create_default_context(cafile=str(self.cert))
-
-
-# Redis ------------------------------------------------------------------------------------------
-@dataclass
-class RedisServer:
-    """A Redis of the tier's own, started as .ci/run starts the shared one (no persistence)
-    but in the foreground and on a free port, so restarting it disturbs nobody else."""
-
-    port: int = 0
-    process: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> RedisServer:
-        self.port = self.port or free_port()
-        self.process = subprocess.Popen(
-            ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port),
-             "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        wait_for_port(self.port, self.process, "redis-server")
-        return self
-
-    def stop(self) -> None:
-        stop_process(self.process)
 
 
 # A database connection that can be cut ---------------------------------------------------------
@@ -330,6 +279,8 @@ class Dashboard:
         self.sio.on("connect_error", self._refused)
         self.refusals: list = []
         self.sio.on("snapshot", self._snapshot)
+        self.sio.on("stale", self._stale)
+        self.stales = 0
         for name in ("request_created", "request_updated", "availability_changed"):
             self.sio.on(name, self._handler(name))
 
@@ -361,6 +312,11 @@ class Dashboard:
     async def _snapshot(self, message: dict) -> None:
         if message.get("stream") == self.screen.stream:
             self.screen.snapshot(message)
+
+    async def _stale(self, data=None) -> None:
+        """The server may have lost events: ask again, as live.js does (without its delay)."""
+        self.stales += 1
+        await self.sio.emit("resync", {"stream": self.screen.stream})
 
     def _handler(self, name: str):
         async def handle(data: dict) -> None:

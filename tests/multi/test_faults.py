@@ -283,14 +283,21 @@ def test_restarting_redis_fails_no_accept_and_every_dashboard_catches_up(crowd):
                     break
                 assert time.monotonic() < resumed_by, "events did not resume"
 
-            # Events published while Redis was down never arrived: each screen learns of
-            # the gap from the stream's next event and asks for a snapshot (resync).
+            # Events published while Redis was down never arrived, and most streams have
+            # nothing new to say. Each instance broadcasts `stale` once it is subscribed
+            # again, and every screen asks for a fresh snapshot (resync) without waiting
+            # for its stream's next event.
+            await until_right(database_url, dashboards, time.monotonic() + CONVERGE_SECONDS)
+            assert all(d.stales > 0 for d in dashboards)
+
+            # Afterwards, events flow as before: each screen follows its stream's next one.
             for k in range(1, n):
                 set_available((a, b)[k % 2], providers[k], True)  # the provider's stream
             for k in range(n):  # the requester's stream: ask the next provider too
                 ask((a, b)[k % 2], requesters[k], providers[(k + 1) % n])
             await until_right(database_url, dashboards, time.monotonic() + CONVERGE_SECONDS)
-            print(f"\nRedis restart: {sum(d.screen.gaps for d in dashboards)} gaps resynced")
+            stales, gaps = sum(d.stales for d in dashboards), sum(d.screen.gaps for d in dashboards)
+            print(f"\nRedis restart: {stales} stale notices, {gaps} gaps")
         finally:
             await close_all(dashboards)
 

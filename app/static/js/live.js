@@ -99,6 +99,16 @@ export function connectLive({ events, onSnapshot, onEvent, streams = null, reloa
   }
 
   socket.on("snapshot", applySnapshot);
+  // The server may have lost events (its message queue was down): ask again for every
+  // stream, a little later on each page, so thousands of pages do not ask at once.
+  let staleTimer = null;
+  socket.on("stale", () => {
+    if (staleTimer) return;
+    staleTimer = setTimeout(() => {
+      staleTimer = null;
+      for (const stream of versions.keys()) socket.emit("resync", { stream });
+    }, Math.random() * 3000);
+  });
   for (const name of events) socket.on(name, (payload) => deliver(name, payload));
   socket.on("connect", () => {
     banner.hidden = true;
