@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from flask import Flask
+from werkzeug.exceptions import NotFound
 from werkzeug.middleware.proxy_fix import ProxyFix
-from werkzeug.routing import BaseConverter, ValidationError
+from werkzeug.routing import BaseConverter
 
 from app.models.types import MAX_ID
 from config import BASE_DIR, Config
@@ -19,7 +20,10 @@ class IdConverter(BaseConverter):
     def to_python(self, value: str) -> int:
         number = int(value)
         if not 1 <= number <= MAX_ID:
-            raise ValidationError()
+            # NotFound, not ValidationError: Werkzeug answers a ValidationError with 405
+            # when the same path has a rule for another method (GET and POST
+            # /visits/0/notes), as if the other method would find the record.
+            raise NotFound()
         return number
 
     def to_url(self, value) -> str:

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from flask import Response, jsonify, request
+from flask import Response, jsonify
 from flask_login import current_user
 
-from app.api.routes import bp, json_body
+from app.api import schemas as s
+from app.api.routes import bp
+from app.api.spec import operation
 from app.auth.access import role_required
 from app.models import Role
 from app.realtime.publish import clinic_stream, stream_version
@@ -38,32 +40,28 @@ STAFF = (Role.PROVIDER, Role.SCHEDULER, Role.ADMIN)
 
 @bp.get("/clinics")
 @role_required(*STAFF)
+@operation(list[s.ClinicOut])
 def list_clinics():
+    """The clinics the caller works in (an admin: every clinic of their organisation)."""
     return jsonify([clinic_dict(c) for c in clinics.clinics_of(current_user)])
 
 
 @bp.post("/clinics")
 @role_required(Role.ADMIN)
-def create_clinic():
-    body = json_body()
-    clinic = clinics.create_clinic(
-        _text(body, "name"), _text(body, "organisation"), _text(body, "timezone")
-    )
+@operation(s.ClinicOut, status=201, body=s.ClinicIn)
+def create_clinic(body: s.ClinicIn):
+    """An admin creates a clinic."""
+    clinic = clinics.create_clinic(body.name or "", body.organisation or "", body.timezone or "")
     return jsonify(clinic_dict(clinic)), 201
 
 
 @bp.post("/clinics/<id:clinic_id>/members")
 @role_required(Role.ADMIN)
-def add_member(clinic_id: int):
-    user = clinics.add_member(clinic_id, _text(json_body(), "email"))
+@operation(s.UserOut, status=201, body=s.MemberIn, errors=(409,))
+def add_member(clinic_id: int, body: s.MemberIn):
+    """An admin adds a provider or scheduler (by email) to a clinic."""
+    user = clinics.add_member(clinic_id, body.email or "")
     return jsonify(user_dict(user)), 201
-
-
-def _text(body: dict, name: str) -> str:
-    value = body.get(name)
-    if value is not None and not isinstance(value, str):
-        raise Invalid(f"{name} must be text.", fields={name: "Not text."})
-    return value or ""
 
 
 def parse_start(value) -> datetime | None:
@@ -84,54 +82,43 @@ def parse_start(value) -> datetime | None:
 
 @bp.post("/visits")
 @role_required(*STAFF)
-def book_visit():
+@operation(s.ScheduleRow, status=201, body=s.BookVisitIn, errors=(404,))
+def book_visit(body: s.BookVisitIn):
     """Book a visit ahead and invite its patient (and anyone else named)."""
-    body = json_body()
-    clinic_id = body.get("clinic_id")
-    if isinstance(clinic_id, bool) or not isinstance(clinic_id, int):
-        raise Invalid("clinic_id is required.", fields={"clinic_id": "Choose a clinic."})
-    host_id = body.get("host_id")
-    if host_id is not None and (isinstance(host_id, bool) or not isinstance(host_id, int)):
-        raise Invalid("host_id must be an id.", fields={"host_id": "Not an id."})
-    external = body.get("external", False)
-    if not isinstance(external, bool):
-        raise Invalid("external must be true or false.", fields={"external": "Not a boolean."})
+    given = body.model_dump(exclude_unset=True)
     visit = invitations.book_visit(
         current_user,
-        clinic_id,
-        parse_start(body.get("start")),
-        body.get("patient"),
-        duration_minutes=body.get("duration_minutes"),
-        host_id=host_id,
-        participants=body.get("participants"),
-        external=external,
+        body.clinic_id,
+        parse_start(body.start),
+        given.get("patient"),
+        duration_minutes=body.duration_minutes,
+        host_id=body.host_id,
+        participants=given.get("participants"),
+        external=body.external,
     )
     return jsonify(schedule.schedule_row(visit)), 201
 
 
 @bp.get("/clinics/<id:clinic_id>/schedule")
 @role_required(*STAFF)
-def clinic_schedule(clinic_id: int):
+@operation(s.Schedule, query=s.ScheduleQuery)
+def clinic_schedule(clinic_id: int, query: s.ScheduleQuery):
     """A day of the clinic's schedule (default: today in the clinic's zone), with the
     stream version it was read at: apply clinic:<id> events newer than it."""
     clinic = clinics.clinic_for(current_user, clinic_id)
-    which = request.args.get("filter", "all")
-    if which not in schedule.FILTERS:
-        raise Invalid("filter must be all, live or invites.", fields={"filter": "Unknown."})
-    raw_day = request.args.get("date")
+    which, raw_day = query.filter, query.date
     try:
         day = date.fromisoformat(raw_day) if raw_day else schedule.today_in(clinic.timezone)
     except ValueError:
         raise Invalid("date must be YYYY-MM-DD.", fields={"date": "Not a date."}) from None
     version = stream_version(clinic_stream(clinic.id))
-    rows = schedule.day_schedule(
-        current_user, clinic.id, day, which, request.args.get("q", "")[:100]
-    )
+    rows = schedule.day_schedule(current_user, clinic.id, day, which, (query.q or "")[:100])
     return jsonify(date=day.isoformat(), version=version, visits=rows)
 
 
 @bp.get("/visits/<id:visit_id>")
 @role_required(*STAFF)
+@operation(s.ScheduleRow)
 def visit_details(visit_id: int):
     """A visit of one of the caller's clinics, as its schedule row; the view is audited."""
     return jsonify(schedule.schedule_row(invitations.view_visit(current_user, visit_id)))
@@ -139,41 +126,51 @@ def visit_details(visit_id: int):
 
 @bp.post("/visits/<id:visit_id>/cancel")
 @role_required(*STAFF)
+@operation(s.ScheduleRow, errors=(409,))
 def cancel_visit(visit_id: int):
+    """Cancel a booked visit (its people are told)."""
     return jsonify(schedule.schedule_row(invitations.cancel_visit(current_user, visit_id)))
 
 
 @bp.post("/visits/<id:visit_id>/reinvite")
 @role_required(*STAFF)
+@operation(s.ScheduleRow, errors=(409,))
 def reinvite(visit_id: int):
+    """Send the patient's invitation again."""
     return jsonify(schedule.schedule_row(invitations.reinvite(current_user, visit_id)))
 
 
 @bp.post("/visits/<id:visit_id>/complete")
 @role_required(*STAFF)
+@operation(s.ScheduleRow, errors=(409,))
 def complete_visit(visit_id: int):
+    """Mark a visit done without a call."""
     return jsonify(schedule.schedule_row(invitations.complete_visit(current_user, visit_id)))
 
 
 @bp.post("/visits/<id:visit_id>/tasks")
 @role_required(*STAFF)
-def create_task(visit_id: int):
+@operation(s.TaskOut, status=201, body=s.TextIn)
+def create_task(visit_id: int, body: s.TextIn):
     """A follow-up task on a visit."""
-    task = tasks.create_task(current_user, visit_id, _text(json_body(), "text"))
+    task = tasks.create_task(current_user, visit_id, body.text or "")
     return jsonify(task_dict(task)), 201
 
 
 @bp.get("/clinics/<id:clinic_id>/tasks")
 @role_required(*STAFF)
-def clinic_tasks(clinic_id: int):
+@operation(list[s.TaskOut], query=s.TasksQuery)
+def clinic_tasks(clinic_id: int, query: s.TasksQuery):
     """The clinic's tasks: open ones (add ?all=1 for closed ones too)."""
-    found = tasks.clinic_tasks(current_user, clinic_id, request.args.get("all") == "1")
+    found = tasks.clinic_tasks(current_user, clinic_id, query.all == "1")
     return jsonify([task_dict(t) for t in found])
 
 
 @bp.post("/tasks/<id:task_id>/close")
 @role_required(*STAFF)
+@operation(s.TaskOut, errors=(409,))
 def close_task(task_id: int):
+    """Close a task (done)."""
     return jsonify(task_dict(tasks.close_task(current_user, task_id)))
 
 
@@ -182,7 +179,9 @@ def close_task(task_id: int):
 
 @bp.get("/providers/me/external-room")
 @role_required(Role.PROVIDER)
+@operation(s.ExternalRoomOut, errors=(404,))
 def get_external_room():
+    """The provider's room in another conferencing product."""
     room = external_rooms.room_of(current_user.id)
     if room is None:
         raise NotFound("You have no external room.")
@@ -191,24 +190,25 @@ def get_external_room():
 
 @bp.put("/providers/me/external-room")
 @role_required(Role.PROVIDER)
-def put_external_room():
+@operation(s.ExternalRoomOut, body=s.ExternalRoomIn)
+def put_external_room(body: s.ExternalRoomIn):
     """Register the provider's room in another conferencing product: host and guest link."""
-    body = json_body()
-    room = external_rooms.set_room(
-        current_user, body.get("host_url"), body.get("guest_url"), body.get("label")
-    )
+    room = external_rooms.set_room(current_user, body.host_url, body.guest_url, body.label)
     return jsonify(external_room_dict(room))
 
 
 @bp.delete("/providers/me/external-room")
 @role_required(Role.PROVIDER)
+@operation(status=204, errors=(404,))
 def delete_external_room():
+    """Forget the provider's external room."""
     external_rooms.remove_room(current_user)
     return "", 204
 
 
 @bp.get("/visits/<id:visit_id>/links")
 @role_required(*STAFF)
+@operation(s.Links)
 def visit_links(visit_id: int):
     """The patient's link and the staff link, to copy (audited)."""
     return jsonify(external_rooms.visit_links(current_user, visit_id))
@@ -216,16 +216,19 @@ def visit_links(visit_id: int):
 
 @bp.post("/visits/<id:visit_id>/send")
 @role_required(*STAFF)
-def send_link(visit_id: int):
+@operation(s.Sent, status=202, body=s.SendIn, errors=(409,))
+def send_link(visit_id: int, body: s.SendIn):
     """Email or text the patient their link now: {"channel": "email" | "sms"}."""
-    channel = _text(json_body(), "channel")
+    channel = body.channel or ""
     external_rooms.send_link(current_user, visit_id, channel)
     return jsonify(accepted=True, channel=channel), 202
 
 
 @bp.get("/visits/<id:visit_id>/appointment.ics")
 @role_required(*STAFF)
+@operation(("text/calendar",))
 def visit_calendar(visit_id: int):
+    """The visit as a calendar entry (.ics)."""
     data = external_rooms.calendar_file(current_user, visit_id)
     return Response(
         data,
@@ -236,6 +239,7 @@ def visit_calendar(visit_id: int):
 
 @bp.get("/visits/<id:visit_id>/qr.<any(svg, png):kind>")
 @role_required(*STAFF)
+@operation(("image/svg+xml", "image/png"), errors=(409,))
 def visit_qr(visit_id: int, kind: str):
     """A QR code of the patient's link, to show or print."""
     mimetype = "image/svg+xml" if kind == "svg" else "image/png"
@@ -244,6 +248,7 @@ def visit_qr(visit_id: int, kind: str):
 
 @bp.get("/visits/<id:visit_id>/audit")
 @role_required(Role.ADMIN)
+@operation(list[s.AuditOut])
 def visit_audit(visit_id: int):
     """The audit trail of one visit, oldest first (admins only)."""
     invitations.visit_for_staff(current_user, visit_id)  # 404 for an unknown visit
@@ -252,13 +257,16 @@ def visit_audit(visit_id: int):
 
 @bp.post("/visits/<id:visit_id>/waiting-messages")
 @role_required(*STAFF)
-def post_waiting_message(visit_id: int):
+@operation(s.WaitingMessageOut, status=201, body=s.TextIn, errors=(409,))
+def post_waiting_message(visit_id: int, body: s.TextIn):
     """A one-way message to the visit's waiting room."""
-    message = waiting_messages.post_message(current_user, visit_id, json_body().get("text"))
+    message = waiting_messages.post_message(current_user, visit_id, body.text)
     return jsonify(waiting_messages.message_dict(message)), 201
 
 
 @bp.get("/visits/<id:visit_id>/waiting-messages")
 @role_required(*STAFF)
+@operation(list[s.WaitingMessageOut])
 def list_waiting_messages(visit_id: int):
+    """The messages sent to the visit's waiting room."""
     return jsonify(waiting_messages.staff_messages(current_user, visit_id))

@@ -6,18 +6,18 @@ the API with its session cookie must send X-CSRFToken like any form.
 
 from __future__ import annotations
 
-import json
-
-from flask import Blueprint, abort, current_app, g, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request
 from flask_login import current_user
 
+from app.api import schemas as s
+from app.api.openapi import build_document
+from app.api.spec import operation
 from app.auth.access import role_required
 from app.auth.session import bearer_token, use_bearer_user, use_station
 from app.auth.throttle import checked_authenticate
 from app.errors import respond
 from app.extensions import csrf, limiter
 from app.models import Role
-from app.models.types import MAX_ID
 from app.services import (
     availability,
     self_tests,
@@ -31,8 +31,6 @@ from app.services.errors import Invalid, NotFound
 from app.services.request_queue import queued_dict
 from app.services.serialize import iso, token_dict, user_dict
 from app.services.snapshots import list_providers
-
-MAX_JSON_DEPTH = 32
 
 bp = Blueprint("api", __name__)
 csrf.exempt(bp)
@@ -64,76 +62,30 @@ def authenticate_caller():
     return None
 
 
-def json_body() -> dict:
-    """The request's JSON object ({} for an empty body); 400 for anything else.
-
-    Parsed here rather than by request.get_json so that JSON nested deeper than
-    MAX_JSON_DEPTH (which would exhaust the parser's recursion) is a clean 400 too.
-    """
-    raw = request.get_data(cache=True)
-    if not raw:
-        return {}
-    if not request.is_json:
-        abort(415, "Send JSON (Content-Type: application/json).")
-    too_deep = f"JSON nested deeper than {MAX_JSON_DEPTH} levels is not accepted."
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        abort(400, "Send a JSON object: the body is not valid JSON.")
-    except RecursionError:  # deeper than the parser itself will go
-        abort(400, too_deep)
-    if _depth(body) > MAX_JSON_DEPTH:
-        abort(400, too_deep)
-    if not isinstance(body, dict):
-        abort(400, "Send a JSON object.")
-    return body
-
-
-def _depth(value, limit: int = MAX_JSON_DEPTH + 1) -> int:
-    """How deep containers nest in `value` (counting stops past `limit`)."""
-    deepest, level = 0, [value]
-    while level and deepest <= limit:
-        deepest += 1
-        level = [
-            child
-            for item in level
-            if isinstance(item, dict | list)
-            for child in (item.values() if isinstance(item, dict) else item)
-            if isinstance(child, dict | list)
-        ]
-    return deepest
-
-
-def _id_field(body: dict, name: str, required: bool) -> int | None:
-    value = body.get(name)
-    if value is None:
-        if required:
-            raise Invalid(f"{name} is required.", fields={name: "Required."})
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ID:
-        raise Invalid(f"{name} must be a positive whole number.", fields={name: "Not an id."})
-    return value
+@bp.get("/openapi.json")
+@operation(dict, public=True)
+def openapi_document():
+    """This document: OpenAPI 3.1, built from the routes and the schemas that validate them."""
+    document = current_app.extensions.get("api_openapi")
+    if document is None:
+        document = current_app.extensions["api_openapi"] = build_document(current_app.url_map)
+    return jsonify(document)
 
 
 @bp.post("/tokens")
-def create_token():
+@operation(s.TokenCreated, status=201, body=s.TokenIn, public=True, errors=(429,))
+def create_token(body: s.TokenIn):
     """Sign in for a bearer token (rate limited per account and address, like the form)."""
-    body = json_body()
-    email, password, label = body.get("email"), body.get("password"), body.get("label")
-    if not isinstance(email, str) or not isinstance(password, str):
-        fields = {k: "Required." for k in ("email", "password") if not isinstance(body.get(k), str)}
-        raise Invalid("Send email and password.", fields=fields)
-    if label is not None and not isinstance(label, str):
-        raise Invalid("label must be text.", fields={"label": "Not text."})
-    user = checked_authenticate(email, password)
+    user = checked_authenticate(body.email, body.password)
     if user is None:
         return respond(401, "invalid_credentials", "That email and password do not match.")
-    token, row = tokens.issue_token(user, label)
+    token, row = tokens.issue_token(user, body.label)
     return jsonify(token=token, id=row.id, expires_at=iso(row.expires_at)), 201
 
 
 @bp.get("/tokens")
 @role_required()
+@operation(list[s.TokenOut])
 def list_tokens():
     """The caller's live tokens (never the tokens themselves: only their digests exist)."""
     current = g.get("api_token")
@@ -147,6 +99,7 @@ def list_tokens():
 
 @bp.delete("/tokens/current")
 @role_required()
+@operation(status=204, errors=(422,))
 def revoke_current_token():
     """Revoke the bearer token this call was made with (sign out an integration)."""
     current = g.get("api_token")
@@ -158,13 +111,16 @@ def revoke_current_token():
 
 @bp.delete("/tokens/<id:token_id>")
 @role_required()
+@operation(status=204)
 def revoke_token(token_id: int):
+    """Revoke one of the caller's tokens."""
     tokens.revoke_token(current_user, token_id)
     return "", 204
 
 
 @bp.delete("/users/<id:user_id>/tokens")
 @role_required(Role.ADMIN)
+@operation(s.Revoked)
 def revoke_user_tokens(user_id: int):
     """An admin revokes every token of a user."""
     if users.load_user(user_id) is None:
@@ -174,14 +130,10 @@ def revoke_user_tokens(user_id: int):
 
 @bp.patch("/users/<id:user_id>")
 @role_required(Role.ADMIN)
-def update_user(user_id: int):
+@operation(s.UserOut, body=s.UserPatch)
+def update_user(user_id: int, body: s.UserPatch):
     """An admin deactivates or reactivates an account, or changes its role."""
-    body = json_body()
-    active, role = body.get("active"), body.get("role")
-    if active is not None and not isinstance(active, bool):
-        raise Invalid("active must be true or false.", fields={"active": "Not a boolean."})
-    if role is not None and not isinstance(role, str):
-        raise Invalid("role must be text.", fields={"role": "Not text."})
+    active, role = body.active, body.role
     if users.load_user(user_id) is None:
         raise NotFound("No such account.")
     if user_id == current_user.id and (active is False or role not in (None, Role.ADMIN)):
@@ -201,18 +153,19 @@ def update_user(user_id: int):
 
 @bp.get("/providers")
 @role_required()
+@operation(list[s.ProviderOut])
 def providers():
+    """The directory: the caller's organisation's active providers, by name."""
     return jsonify(list_providers())
 
 
 @bp.put("/providers/me/availability")
 @role_required(Role.PROVIDER)
-def put_availability():
-    body = json_body()
-    available = body.get("available")
-    if not isinstance(available, bool):
-        raise Invalid("available must be true or false.", fields={"available": "Not a boolean."})
-    return jsonify(available=availability.set_availability(current_user, available))
+@operation(s.AvailabilityOut, body=s.AvailabilityIn)
+def put_availability(body: s.AvailabilityIn):
+    """Say whether the provider takes requests now (turning unavailable declines the
+    pending ones)."""
+    return jsonify(available=availability.set_availability(current_user, body.available))
 
 
 def _requester_key() -> str:
@@ -222,12 +175,11 @@ def _requester_key() -> str:
 @bp.post("/requests")
 @role_required(Role.REQUESTER)
 @limiter.limit(lambda: current_app.config["REQUEST_CREATION_LIMIT"], key_func=_requester_key)
-def create_request():
-    body = json_body()
-    provider_id = _id_field(body, "provider_id", required=True)
-    service_id = _id_field(body, "service_id", required=False)
+@operation(s.RequestOut, status=201, body=s.RequestIn, errors=(404, 409, 429))
+def create_request(body: s.RequestIn):
+    """Ask a provider for a session now (declined at once when they are unavailable)."""
     self_tests.check_may_request(current_user)  # SELF_TEST_BLOCKS_REQUEST
-    req = session_requests.create_request(current_user, provider_id, service_id)
+    req = session_requests.create_request(current_user, body.provider_id, body.service_id)
     return jsonify(_request_summary(req)), 201
 
 
@@ -242,40 +194,49 @@ def _request_summary(req) -> dict:
 
 @bp.get("/requests/<id:request_id>")
 @role_required()
+@operation(s.RequestOut)
 def get_request(request_id: int):
+    """A request of the caller's (while pending, with its place in the queue)."""
     return jsonify(_request_summary(session_requests.get_request(current_user, request_id)))
 
 
 @bp.post("/requests/<id:request_id>/accept")
 @role_required(Role.PROVIDER)
+@operation(s.RequestOut, errors=(409,))
 def accept(request_id: int):
+    """The provider accepts: the visit is created."""
     return jsonify(_request_summary(session_requests.accept_request(current_user, request_id)))
 
 
 @bp.post("/requests/<id:request_id>/decline")
 @role_required(Role.PROVIDER)
-def decline(request_id: int):
-    note = json_body().get("note")
-    if note is not None and not isinstance(note, str):
-        raise Invalid("note must be text.", fields={"note": "Not text."})
-    req = session_requests.decline_request(current_user, request_id, note)
+@operation(s.RequestOut, body=s.DeclineIn, errors=(409,))
+def decline(request_id: int, body: s.DeclineIn):
+    """The provider declines, with an optional note to the requester."""
+    req = session_requests.decline_request(current_user, request_id, body.note)
     return jsonify(_request_summary(req))
 
 
 @bp.post("/requests/<id:request_id>/cancel")
 @role_required(Role.REQUESTER)
+@operation(s.RequestOut, errors=(409,))
 def cancel(request_id: int):
+    """The requester withdraws a pending request."""
     return jsonify(_request_summary(session_requests.cancel_request(current_user, request_id)))
 
 
 @bp.post("/requests/<id:request_id>/dismiss")
 @role_required(Role.REQUESTER)
+@operation(s.RequestOut, errors=(409,))
 def dismiss(request_id: int):
+    """The requester clears a declined request from their screen."""
     return jsonify(_request_summary(session_requests.dismiss_request(current_user, request_id)))
 
 
 @bp.post("/visits/<id:visit_id>/end")
 @role_required(Role.PROVIDER)
+@operation(s.VisitEnded, errors=(409,))
 def end_visit(visit_id: int):
+    """The host ends the visit for everyone."""
     visit = visits.end_visit(current_user, visit_id)
     return jsonify(id=visit.id, state=visit.state)

@@ -8,10 +8,14 @@ token, so their state-changing calls need the page's CSRF token here.
 
 from __future__ import annotations
 
+from functools import wraps
+
 from flask import current_app, g, jsonify, request
 from flask_login import current_user
 
-from app.api.routes import bp, json_body
+from app.api import schemas as s
+from app.api.routes import bp
+from app.api.spec import operation
 from app.auth.session import current_caller
 from app.errors import respond
 from app.extensions import csrf, limiter
@@ -40,38 +44,45 @@ def _limit_key() -> str:
     return f"self-test:address:{request.remote_addr}"
 
 
-def _unauthorized():
-    return respond(401, "unauthorized", "Sign in, open your link, or send a bearer token.")
+def _caller_required(view):
+    """401 for a call from nobody (before its body is read)."""
+
+    @wraps(view)
+    def checked(*args, **kwargs):
+        if _caller() is None:
+            return respond(401, "unauthorized", "Sign in, open your link, or send a bearer token.")
+        return view(*args, **kwargs)
+
+    return checked
 
 
 @bp.post("/self-tests/offer")
 @limiter.limit(lambda: current_app.config["SELF_TEST_LIMIT"], key_func=_limit_key)
-def self_test_offer():
+@_caller_required
+@operation(s.AnswerOut, body=s.OfferIn, errors=(429,))
+def self_test_offer(body: s.OfferIn):
     """Relay the page's SDP offer {type, sdp} to the media worker; its answer {type, sdp}.
     503 when the test service is down or busy."""
-    if _caller() is None:
-        return _unauthorized()
-    return jsonify(self_tests.relay_offer(json_body()))
+    return jsonify(self_tests.relay_offer(body.model_dump()))
 
 
 @bp.post("/self-tests")
-def record_self_test():
+@_caller_required
+@operation(s.SelfTestOut, status=201, body=s.SelfTestIn)
+def record_self_test(body: s.SelfTestIn):
     """Keep the caller's measurements {camera_ok, microphone_ok, round_trip_ms,
     packet_loss, bitrate_kbps, details?}; answers with the server's verdict and advice."""
-    who = _caller()
-    if who is None:
-        return _unauthorized()
-    test = self_tests.record_self_test(who, json_body())
+    test = self_tests.record_self_test(_caller(), body.model_dump(exclude_unset=True))
     return jsonify(self_tests.self_test_dict(test)), 201
 
 
 @bp.get("/self-tests/latest")
+@_caller_required
+@operation(s.LatestSelfTest)
 def latest_self_test():
     """What the page needs before testing: the caller's latest result (or null), whether a
     failed one blocks a request, and the ICE servers that reach the media worker."""
     who = _caller()
-    if who is None:
-        return _unauthorized()
     latest = self_tests.latest_self_test(who)
     ice_id = f"guest-{who.id}" if isinstance(who, Participant) else who.id
     return jsonify(

@@ -1,0 +1,197 @@
+"""The OpenAPI 3.1 document of the JSON API, built from the blueprint's rules and each
+route's `@operation` (app.api.spec): the same pydantic models that validate a body give its
+schema (pydantic writes JSON Schema 2020-12, OpenAPI 3.1's own dialect).
+
+A rule under the API without an `@operation` is an error here, so a new route cannot go
+undocumented (tests/app/test_openapi.py builds the document).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, get_args, get_origin
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+from werkzeug.routing import Map, Rule
+
+from app.api.schemas import Error
+from app.api.spec import OPERATIONS, Operation
+from app.models.types import MAX_ID
+
+PREFIX = "/api/v1"
+REF = "#/components/schemas/{model}"
+ARGUMENT = re.compile(r"<(?:(?P<converter>\w+)(?:\((?P<args>[^)]*)\))?:)?(?P<name>\w+)>")
+
+ERRORS = {
+    400: "The body is not a JSON object (or not JSON).",
+    401: "No valid credential: sign in, or send a bearer token that is not unknown or expired.",
+    403: "The caller's role (or a station) may not do this.",
+    404: "No such record, or one the caller may not see.",
+    409: "The record changed under the caller; `error` carries its current state.",
+    413: "The body is too large.",
+    415: "Not JSON (Content-Type: application/json), or a file of a type not accepted.",
+    422: "A field is missing or wrong; `error.fields` says which.",
+    429: "Too many requests; wait for Retry-After seconds.",
+    503: "The database (or the service this needs) is briefly unavailable; retry.",
+}
+
+
+def build_document(url_map: Map) -> dict:
+    """The document of every rule under /api/v1 (LookupError for one without a contract)."""
+    rules = sorted(
+        (r for r in url_map.iter_rules() if r.rule.startswith(PREFIX + "/")), key=lambda r: r.rule
+    )
+    found: list[tuple[Rule, Operation]] = []
+    for rule in rules:
+        contract = OPERATIONS.get(rule.endpoint.partition(".")[2])
+        if contract is None:
+            raise LookupError(f"{rule.endpoint} ({rule.rule}) has no @operation")
+        found.append((rule, contract))
+    refs, schemas = _schemas([contract for _, contract in found])
+    paths: dict[str, dict] = {}
+    for rule, contract in found:
+        path, parameters = _path(rule)
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            paths.setdefault(path, {})[method.lower()] = _operation(
+                rule, contract, parameters, refs
+            )
+    return {
+        "openapi": "3.1.0",
+        "jsonSchemaDialect": "https://spec.openapis.org/oas/3.1/dialect/base",
+        "info": {
+            "title": "Anteroom API",
+            "version": "1",
+            "description": (
+                "The same services as the pages, for stations and integrations. Errors are "
+                'always {"error": {"code", "message", "fields"?}}. A caller with a session '
+                "cookie must send X-CSRFToken on state-changing calls; a bearer token needs none."
+            ),
+        },
+        "servers": [{"url": PREFIX}],
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "POST /tokens {email, password}, or a station's credential.",
+                },
+                "session": {"type": "apiKey", "in": "cookie", "name": "session"},
+            },
+        },
+    }
+
+
+def _schemas(contracts: list[Operation]) -> tuple[dict, dict]:
+    """Each model's reference, and the JSON Schemas they point at (components.schemas)."""
+    wanted: dict[tuple[type[BaseModel], str], None] = {(Error, "serialization"): None}
+    for contract in contracts:
+        for model in (contract.body, contract.query, contract.upload):
+            if model is not None:
+                wanted[(model, "validation")] = None
+        returned = _model_of(contract.returns)
+        if returned is not None:
+            wanted[(returned, "serialization")] = None
+    refs, top = models_json_schema(list(wanted), ref_template=REF)
+    return refs, top.get("$defs", {})
+
+
+def _model_of(returns: Any) -> type[BaseModel] | None:
+    if get_origin(returns) is list:
+        returns = get_args(returns)[0]
+    return returns if isinstance(returns, type) and issubclass(returns, BaseModel) else None
+
+
+def _path(rule: Rule) -> tuple[str, list[dict]]:
+    """/visits/{visit_id}/…, with a parameter for each of the rule's arguments."""
+    parameters = []
+    for match in ARGUMENT.finditer(rule.rule):
+        converter, name = match["converter"], match["name"]
+        if converter == "id":
+            schema: dict = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+        elif converter == "any":
+            schema = {"type": "string", "enum": [a.strip() for a in match["args"].split(",")]}
+        else:
+            schema = {"type": "string"}
+        parameters.append({"name": name, "in": "path", "required": True, "schema": schema})
+    path = ARGUMENT.sub(lambda m: "{" + m["name"] + "}", rule.rule)
+    return path.removeprefix(PREFIX), parameters
+
+
+def _operation(rule: Rule, contract: Operation, parameters: list[dict], refs: dict) -> dict:
+    found: dict[str, Any] = {
+        "operationId": rule.endpoint.partition(".")[2],
+        "summary": contract.summary,
+        "tags": [rule.rule.removeprefix(PREFIX + "/").split("/")[0]],
+    }
+    if contract.description:
+        found["description"] = contract.description
+    if contract.query is not None:
+        parameters = parameters + _query(contract.query)
+    if parameters:
+        found["parameters"] = parameters
+    if contract.body is not None:
+        found["requestBody"] = _request_body(contract, refs)
+    found["responses"] = _responses(contract, bool(parameters), refs)
+    found["security"] = [] if contract.public else [{"bearer": []}, {"session": []}]
+    return found
+
+
+def _query(model: type[BaseModel]) -> list[dict]:
+    schema = model.model_json_schema()
+    required = set(schema.get("required", []))
+    return [
+        {
+            "name": name,
+            "in": "query",
+            "required": name in required,
+            "schema": {k: v for k, v in prop.items() if k not in ("title", "description")},
+            **({"description": prop["description"]} if "description" in prop else {}),
+        }
+        for name, prop in schema.get("properties", {}).items()
+    ]
+
+
+def _request_body(contract: Operation, refs: dict) -> dict:
+    model = contract.body
+    assert model is not None
+    content = {"application/json": {"schema": refs[(model, "validation")]}}
+    if contract.upload is not None:
+        content["multipart/form-data"] = {"schema": refs[(contract.upload, "validation")]}
+    required = bool(model.model_json_schema().get("required"))
+    return {"required": required, "content": content}
+
+
+def _responses(contract: Operation, has_path_parameters: bool, refs: dict) -> dict:
+    answers: dict[str, dict] = {str(contract.status): _success(contract, refs)}
+    codes = {401, 403, 503, *contract.errors}
+    if has_path_parameters:
+        codes.add(404)
+    if contract.body is not None:
+        codes |= {400, 413, 415, 422}
+    if contract.query is not None:
+        codes.add(422)
+    error = {"application/json": {"schema": refs[(Error, "serialization")]}}
+    for code in sorted(codes):
+        answers[str(code)] = {"description": ERRORS[code], "content": error}
+    return answers
+
+
+def _success(contract: Operation, refs: dict) -> dict:
+    returns = contract.returns
+    if returns is None:
+        return {"description": "Done; no content."}
+    if returns is dict:
+        json_object = {"application/json": {"schema": {"type": "object"}}}
+        return {"description": "Success.", "content": json_object}
+    if isinstance(returns, tuple):  # media types other than JSON
+        binary = {"type": "string", "format": "binary"}
+        return {"description": "The file.", "content": {m: {"schema": binary} for m in returns}}
+    model = _model_of(returns)
+    assert model is not None, f"cannot document {returns!r}"
+    schema = refs[(model, "serialization")]
+    if get_origin(returns) is list:
+        schema = {"type": "array", "items": schema}
+    return {"description": "Success.", "content": {"application/json": {"schema": schema}}}

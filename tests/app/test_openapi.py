@@ -1,0 +1,218 @@
+"""The API's OpenAPI 3.1 document (/api/v1/openapi.json): valid, complete, and true.
+
+True is schemathesis's part: it generates calls from the document for every operation, as a
+provider, a requester and an admin, and checks that none is a 500 and every answer has a
+status and a body the document gives. Bounded (a few examples each, derandomized, no
+example database) so it runs the same in every CI pass.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+from hypothesis.configuration import set_hypothesis_home_dir
+from openapi_spec_validator import validate
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from app.api.openapi import PREFIX, build_document
+from app.extensions import db
+from app.models import Role, User
+from app.services import tokens
+from tests.app.helpers import assert_error
+
+# Examples per operation and caller: valid calls, and calls the document says are wrong
+# (wrong types, missing fields, ids out of range), which must be refused with a 4xx.
+EXAMPLES = {GenerationMode.POSITIVE: 12, GenerationMode.NEGATIVE: 4}
+CLINIC = {"name": "Wound care", "organisation": "Riverside Health", "timezone": "Europe/London"}
+CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance]
+
+
+def test_the_document_is_valid_openapi_3_1_and_needs_no_sign_in(client):
+    response = client.get("/api/v1/openapi.json")
+    assert response.status_code == 200
+    document = response.get_json()
+    assert document["openapi"].startswith("3.1")
+    validate(document)  # raises on anything OpenAPI 3.1 does not allow
+
+
+def test_every_api_route_is_in_the_document(app, client):
+    document = client.get("/api/v1/openapi.json").get_json()
+    missing = []
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith(PREFIX + "/"):
+            continue
+        path = re.sub(r"<(?:[^:>]+:)?(\w+)>", r"{\1}", rule.rule).removeprefix(PREFIX)
+        for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}:
+            operation = document["paths"].get(path, {}).get(method.lower())
+            if operation is None or not operation.get("responses"):
+                missing.append(f"{method} {rule.rule}")
+    assert not missing, missing
+
+
+def test_a_route_without_a_contract_fails_the_document(app):
+    from flask import Flask
+
+    bare = Flask("bare")
+    bare.add_url_rule(PREFIX + "/undocumented", "api.undocumented", lambda: "")
+    with pytest.raises(LookupError, match="undocumented"):
+        build_document(bare.url_map)
+
+
+def test_each_operation_documents_its_errors_in_the_one_format(client):
+    document = client.get("/api/v1/openapi.json").get_json()
+    error = document["components"]["schemas"]["Error"]
+    assert error["required"] == ["error"]
+    book = document["paths"]["/visits"]["post"]
+    assert {"201", "400", "401", "403", "413", "415", "422", "503"} <= set(book["responses"])
+    assert book["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "/BookVisitIn"
+    )
+    assert book["security"] == [{"bearer": []}, {"session": []}]
+    assert document["paths"]["/tokens"]["post"]["security"] == []
+
+
+def test_a_refused_body_keeps_its_message(api, make_user):
+    provider = make_user(Role.PROVIDER)
+    token = api.token(provider)
+    error = assert_error(
+        api.put("/providers/me/availability", token, json={"available": "yes"}), 422, "invalid"
+    )
+    assert error["message"] == "available must be true or false."
+    assert error["fields"] == {"available": "Not a boolean."}
+    error = assert_error(api.post("/tokens", json={"email": 3}), 422, "invalid")
+    assert error["message"] == "Send email and password."
+    assert error["fields"] == {"email": "Required.", "password": "Required."}
+
+
+# schemathesis -----------------------------------------------------------------------------
+
+
+def _seed(app, api, make_user) -> dict:
+    """A small clinic with a booked visit, a request, a task, a note and a chat message, so
+    that generated calls find real records as well as missing ones."""
+    provider = make_user(Role.PROVIDER, available=True, services=["Wound care"])
+    requester = make_user(Role.REQUESTER)
+    admin = make_user(Role.ADMIN)
+    scheduler = make_user(Role.SCHEDULER)
+    a, p, r = api.token(admin), api.token(provider), api.token(requester)
+    clinic = api.post("/clinics", a, json=CLINIC)
+    assert clinic.status_code == 201, clinic.get_json()
+    clinic_id = clinic.get_json()["id"]
+    for user in (provider, scheduler):
+        added = api.post(f"/clinics/{clinic_id}/members", a, json={"email": user.email})
+        assert added.status_code == 201, added.get_json()
+    start = (datetime.now(UTC) + timedelta(days=2)).replace(microsecond=0).isoformat()
+    patient = {"name": "Jo Bloggs", "email": "jo@example.org"}
+    booking = {"clinic_id": clinic_id, "start": start, "patient": patient}
+    visit = api.post("/visits", p, json=booking)
+    assert visit.status_code == 201, visit.get_json()
+    visit_id = visit.get_json()["id"]
+    task = api.post(f"/visits/{visit_id}/tasks", p, json={"text": "Call back"}).get_json()
+    api.post(f"/visits/{visit_id}/notes", p, json={"text": "Looks well"})
+    other = api.token(make_user(Role.REQUESTER))
+    accepted = api.post("/requests", other, json={"provider_id": provider.id}).get_json()
+    live = api.post(f"/requests/{accepted['id']}/accept", p).get_json()["visit_id"]
+    pending = api.post("/requests", r, json={"provider_id": provider.id}).get_json()
+    people = api.get(f"/visits/{visit_id}/participants", p).get_json()
+    people += api.get(f"/visits/{live}/participants", p).get_json()
+    return {
+        "users": {Role.PROVIDER: provider, Role.REQUESTER: requester, Role.ADMIN: admin},
+        "ids": {
+            "clinic_id": [clinic_id],
+            "visit_id": [visit_id, live],
+            "request_id": [pending["id"], accepted["id"]],
+            "task_id": [task["id"]],
+            "participant_id": [person["id"] for person in people],
+            "user_id": [provider.id, requester.id, scheduler.id],
+            "token_id": [1],
+            "attachment_id": [1],
+        },
+    }
+
+
+ENDINGS = ("/cancel", "/complete", "/end", "/accept", "/decline", "/dismiss", "/close", "{action}")
+
+
+def _ends_things(operation) -> bool:
+    """Calls that end a visit, a request or a token go last, so the others meet live ones."""
+    return operation.method.upper() == "DELETE" or operation.path.endswith(ENDINGS)
+
+
+def _fresh_headers(app, users: dict) -> dict:
+    """Each caller active in their role again, with a new token (a generated call may have
+    deactivated, demoted or signed out one of them)."""
+    headers = {}
+    with app.app_context():
+        for role, user in users.items():
+            row = db.session.get(User, user.id)
+            row.active, row.role = True, str(role)
+            db.session.commit()
+            token, _ = tokens.issue_token(row, "schemathesis")
+            headers[role] = {"Authorization": f"Bearer {token}"}
+    return headers
+
+
+def _cases(operation, mode: GenerationMode, real: dict):
+    """Generated calls; with ids of real records for half of them, where it has any."""
+    cases = operation.as_strategy(generation_mode=mode)
+    if not real:
+        return cases
+    ids = st.fixed_dictionaries({name: st.sampled_from(v) for name, v in real.items()})
+    on_real = ids.flatmap(
+        lambda chosen: operation.as_strategy(generation_mode=mode, path_parameters=chosen)
+    )
+    return st.one_of(cases, on_real)
+
+
+def _fuzz(strategy, auth: dict, examples: int) -> None:
+    @settings(
+        max_examples=examples,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        phases=[Phase.explicit, Phase.generate, Phase.shrink],
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(case=strategy)
+    def run(case):
+        case.call_and_validate(headers=auth, checks=CHECKS)
+
+    run()
+
+
+@pytest.fixture
+def _hypothesis_home(tmp_path):
+    """Hypothesis keeps a cache of constants it read from the source (.hypothesis/) even with
+    database=None: keep it out of the work tree."""
+    set_hypothesis_home_dir(tmp_path / "hypothesis")
+    yield
+    set_hypothesis_home_dir(None)
+
+
+@pytest.mark.usefixtures("_hypothesis_home")
+def test_schemathesis_finds_no_server_error_and_no_answer_off_the_document(app, api, make_user):
+    seeded = _seed(app, api, make_user)
+    schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
+    failures: list[str] = []
+    for operation in sorted((r.ok() for r in schema.get_all_operations()), key=_ends_things):
+        names = [p.name for p in operation.path_parameters]
+        real = {name: seeded["ids"][name] for name in names if name in seeded["ids"]}
+        for role, auth in _fresh_headers(app, seeded["users"]).items():
+            for mode, examples in EXAMPLES.items():
+                try:
+                    _fuzz(_cases(operation, mode, real), auth, examples)
+                except BaseException as exc:  # noqa: BLE001 (one run shows every defect)
+                    if isinstance(exc, KeyboardInterrupt):
+                        raise
+                    failures.append(f"{operation.label} as {role} ({mode.value}):\n{exc}")
+    assert not failures, "\n\n".join(failures)
