@@ -147,11 +147,22 @@ def _query(model: type[BaseModel]) -> list[dict]:
             "name": name,
             "in": "query",
             "required": name in required,
-            "schema": {k: v for k, v in prop.items() if k not in ("title", "description")},
+            "schema": _not_null(prop),
             **({"description": prop["description"]} if "description" in prop else {}),
         }
         for name, prop in schema.get("properties", {}).items()
     ]
+
+
+def _not_null(prop: dict) -> dict:
+    """A query parameter's schema: absent, not null, is how a query string leaves it out."""
+    schema = {k: v for k, v in prop.items() if k not in ("title", "description", "anyOf")}
+    if schema.get("default", "") is None:
+        del schema["default"]
+    for option in prop.get("anyOf", []):
+        if option != {"type": "null"}:
+            schema.update(option)
+    return schema
 
 
 def _request_body(contract: Operation, refs: dict) -> dict:

@@ -223,6 +223,20 @@ class ScheduleQuery(Body):
     q: str | None = Field(None, description="Search by name (up to 100 characters used).")
 
 
+class PatientRef(Answer):
+    id: int | None
+    name: str | None
+    mrn: str | None
+
+
+class Invitee(Answer):
+    id: int
+    name: str | None
+    role: str
+    description: str | None
+    presence: str
+
+
 class ScheduleRow(Answer):
     id: int
     clinic_id: int | None
@@ -232,6 +246,15 @@ class ScheduleRow(Answer):
     status: str
     status_label: str
     waiting_since: str | None
+    provider_name: str | None
+    provider_id: int | None
+    scheduled_for: str | None
+    start: str | None
+    duration_minutes: int | None
+    created_at: str | None
+    host: Named
+    patient: PatientRef
+    participants: list[Invitee]
 
 
 class Schedule(Answer):
@@ -241,7 +264,7 @@ class Schedule(Answer):
 
 
 class TasksQuery(Body):
-    all: Literal["0", "1"] | None = Field(None, description="1: closed tasks too.")
+    all: str | None = Field(None, description="1: closed tasks too (anything else: open ones).")
 
 
 class TextIn(Body):

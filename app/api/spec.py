@@ -35,7 +35,6 @@ class Operation:
     upload: type[BaseModel] | None = None  # multipart/form-data besides JSON
     errors: tuple[int, ...] = ()
     public: bool = False
-    roles: tuple[str, ...] = ()
     summary: str | None = None
     description: str | None = None
 
@@ -53,7 +52,6 @@ def operation(
     upload: type[BaseModel] | None = None,
     errors: tuple[int, ...] = (),
     public: bool = False,
-    roles: tuple[str, ...] = (),
 ):
     """Record a route's contract; with `body` or `query`, the view gets the validated model
     as a keyword argument of that name (a view that also takes uploads parses its own JSON
@@ -70,7 +68,6 @@ def operation(
             upload=upload,
             errors=errors,
             public=public,
-            roles=tuple(str(r) for r in roles),
             summary=" ".join(summary.split()) or view.__name__.replace("_", " ").capitalize(),
             description=" ".join(doc.split()) if rest else None,
         )

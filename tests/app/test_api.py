@@ -796,3 +796,24 @@ def test_an_unexpected_error_on_a_page_is_a_page_without_a_trace(
     assert "Something went wrong" in response.get_data(as_text=True)
     assert "secret" not in response.get_data(as_text=True)
     assert_no_trace(response)
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/visits/0/notes"),  # POST /visits/<id>/notes exists too
+        ("POST", "/visits/2147483648/notes"),
+        ("GET", "/visits/8023285354/waiting-messages"),
+        ("POST", "/visits/0/participants"),
+    ],
+)
+def test_an_id_out_of_range_is_not_found_even_where_another_method_has_the_path(
+    api, make_user, method, path
+):
+    # Found by schemathesis: Werkzeug said 405 "method not allowed" here, as if the
+    # other method would have found the record.
+    token = api.token(make_user(Role.PROVIDER))
+
+    response = api.call(method, path, token, json={"text": "hello"})
+
+    assert_error(response, 404, "not_found")

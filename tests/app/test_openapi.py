@@ -51,7 +51,7 @@ def test_every_api_route_is_in_the_document(app, client):
     for rule in app.url_map.iter_rules():
         if not rule.rule.startswith(PREFIX + "/"):
             continue
-        path = re.sub(r"<(?:[^:>]+:)?(\w+)>", r"{\1}", rule.rule).removeprefix(PREFIX)
+        path = _openapi_path(rule.rule)
         for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}:
             operation = document["paths"].get(path, {}).get(method.lower())
             if operation is None or not operation.get("responses"):
@@ -92,6 +92,79 @@ def test_a_refused_body_keeps_its_message(api, make_user):
     error = assert_error(api.post("/tokens", json={"email": 3}), 422, "invalid")
     assert error["message"] == "Send email and password."
     assert error["fields"] == {"email": "Required.", "password": "Required."}
+
+
+def test_the_answers_of_a_whole_visit_are_as_documented(app, api, make_user, monkeypatch):
+    """Every answer on the way through a clinic's day, successes included (which generated
+    calls rarely reach), has a status and a body the document gives."""
+    answers = []
+    call = api.call
+
+    def recorded(method, path, token=None, **kwargs):
+        response = call(method, path, token, **kwargs)
+        answers.append((method, path, response))
+        return response
+
+    monkeypatch.setattr(api, "call", recorded)
+    seeded = _seed(app, api, make_user)
+    provider, requester = seeded["users"][Role.PROVIDER], seeded["users"][Role.REQUESTER]
+    p, r = api.token(provider), api.token(requester)
+    visit_id, live = seeded["ids"]["visit_id"]
+    clinic_id = seeded["ids"]["clinic_id"][0]
+    room = {"host_url": "https://meet.example.org/h", "guest_url": "https://meet.example.org/g"}
+    steps = [
+        ("GET", "/tokens", p, None),
+        ("GET", "/providers", r, None),
+        ("GET", f"/requests/{seeded['ids']['request_id'][0]}", r, None),
+        ("GET", "/clinics", p, None),
+        ("GET", f"/clinics/{clinic_id}/schedule", p, None),
+        ("GET", f"/clinics/{clinic_id}/tasks?all=1", p, None),
+        ("GET", f"/visits/{visit_id}", p, None),
+        ("GET", f"/visits/{visit_id}/links", p, None),
+        ("POST", f"/visits/{visit_id}/waiting-messages", p, {"text": "Running late"}),
+        ("GET", f"/visits/{visit_id}/waiting-messages", p, None),
+        ("POST", f"/visits/{visit_id}/reinvite", p, None),
+        ("PUT", "/providers/me/external-room", p, room),
+        ("GET", "/providers/me/external-room", p, None),
+        ("POST", f"/visits/{live}/participants", p, {"name": "Al", "email": "al@example.org"}),
+        ("GET", f"/visits/{live}/participants", p, None),
+        ("POST", f"/visits/{live}/messages", p, {"text": "Hello"}),
+        ("GET", f"/visits/{live}/messages", p, None),
+        ("GET", f"/visits/{live}/snapshots", p, None),
+        ("GET", f"/visits/{visit_id}/notes", p, None),
+        ("GET", "/notes", p, None),
+        ("POST", f"/tasks/{seeded['ids']['task_id'][0]}/close", p, None),
+        ("POST", "/self-tests", r, {"camera_ok": True, "microphone_ok": True}),
+        ("GET", "/self-tests/latest", r, None),
+        ("POST", f"/requests/{seeded['ids']['request_id'][0]}/decline", p, {"note": "Busy"}),
+        ("POST", f"/requests/{seeded['ids']['request_id'][0]}/dismiss", r, None),
+        ("PUT", "/providers/me/availability", p, {"available": False}),
+        ("POST", f"/visits/{live}/end", p, None),
+        ("POST", f"/visits/{visit_id}/complete", p, None),
+        ("DELETE", "/providers/me/external-room", p, None),
+        ("DELETE", "/tokens/current", p, None),
+    ]
+    for method, path, token, body in steps:
+        api.call(method, path, token, **({"json": body} if body is not None else {}))
+    schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
+    adapter = app.url_map.bind("localhost")
+    wrong = []
+    for method, path, response in answers:
+        rule, _ = adapter.match(PREFIX + path.partition("?")[0], method, return_rule=True)
+        operation = schema[_openapi_path(rule.rule)][method]
+        if response.status_code >= 500:
+            wrong.append(f"{method} {path}: {response.status_code}")
+            continue
+        try:
+            operation.validate_response(response)
+        except BaseException as exc:  # noqa: BLE001 (every wrong answer at once)
+            wrong.append(f"{method} {path}: {response.status_code} {exc}")
+    assert not wrong, "\n".join(wrong)
+    assert sum(200 <= a[2].status_code < 300 for a in answers) >= 40
+
+
+def _openapi_path(rule: str) -> str:
+    return re.sub(r"<(?:[^:>]+:)?(\w+)>", r"{\1}", rule).removeprefix(PREFIX)
 
 
 # schemathesis -----------------------------------------------------------------------------
