@@ -34,6 +34,7 @@ from app.services.serialize import (
     task_dict,
     user_dict,
 )
+from app.services.text import clean_line
 
 STAFF = (Role.PROVIDER, Role.SCHEDULER, Role.ADMIN)
 
@@ -112,7 +113,8 @@ def clinic_schedule(clinic_id: int, query: s.ScheduleQuery):
     except ValueError:
         raise Invalid("date must be YYYY-MM-DD.", fields={"date": "Not a date."}) from None
     version = stream_version(clinic_stream(clinic.id))
-    rows = schedule.day_schedule(current_user, clinic.id, day, which, (query.q or "")[:100])
+    search = clean_line(query.q or "")[:100]  # as names are stored; and no NUL for PostgreSQL
+    rows = schedule.day_schedule(current_user, clinic.id, day, which, search)
     return jsonify(date=day.isoformat(), version=version, visits=rows)
 
 

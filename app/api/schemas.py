@@ -284,11 +284,20 @@ class TaskOut(Answer):
     closed_at: str | None
 
 
+_LINK = "Enter an https:// link."
+# No control characters: not in a link, and PostgreSQL cannot store a NUL.
+Link = Annotated[str, Field(pattern=r"^[^\x00-\x1f\x7f]*$")]
+
+
 class ExternalRoomIn(Body):
     invalid = "The room could not be saved."
-    wording = {"label": (invalid, "Enter a name for the room.")}
-    host_url: str | None = Field(None, description="An https:// link for the host.")
-    guest_url: str | None = Field(None, description="An https:// link for guests.")
+    wording = {
+        "label": (invalid, "Enter a name for the room."),
+        "host_url": (invalid, _LINK),
+        "guest_url": (invalid, _LINK),
+    }
+    host_url: Link | None = Field(None, description="An https:// link for the host.")
+    guest_url: Link | None = Field(None, description="An https:// link for guests.")
     label: str | None = None
 
 

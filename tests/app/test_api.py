@@ -817,3 +817,31 @@ def test_an_id_out_of_range_is_not_found_even_where_another_method_has_the_path(
     response = api.call(method, path, token, json={"text": "hello"})
 
     assert_error(response, 404, "not_found")
+
+
+def test_a_nul_character_is_no_server_error_where_postgresql_cannot_store_it(api, make_user):
+    # Found probing the document's strings on PostgreSQL ("text fields cannot contain NUL"):
+    # a schedule search is cleaned like the names it searches; a link is refused.
+    admin, provider = make_user(Role.ADMIN), make_user(Role.PROVIDER)
+    a, p = api.token(admin), api.token(provider)
+    clinic = api.post(
+        "/clinics",
+        a,
+        json={"name": "Wound care", "organisation": "Riverside Health", "timezone": "UTC"},
+    ).get_json()
+    api.post(f"/clinics/{clinic['id']}/members", a, json={"email": provider.email})
+
+    search = api.get(f"/clinics/{clinic['id']}/schedule?q=Jo%00", p)
+    room = api.put(
+        "/providers/me/external-room",
+        p,
+        json={
+            "host_url": "https://meet.example.org/\x00",
+            "guest_url": "https://meet.example.org/g",
+        },
+    )
+
+    assert search.status_code == 200 and search.get_json()["visits"] == []
+    error = assert_error(room, 422, "invalid")
+    assert error["message"] == "The room could not be saved."
+    assert error["fields"] == {"host_url": "Enter an https:// link."}
