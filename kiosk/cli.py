@@ -30,10 +30,13 @@ def init_app(app: Flask) -> None:
     @group.command("create")
     @click.option("--name", required=True, help="Unique, e.g. 'Cart 3'.")
     @click.option("--site", required=True, help="Where it stands, e.g. 'Elm House, 2nd floor'.")
-    def create(name: str, site: str):
+    @click.option("--organisation", help="Its organisation; needed when there are several.")
+    def create(name: str, site: str, organisation: str | None):
         """Create a station; its one-time enrollment code is the last line printed."""
         try:
-            station, code = stations.create_station(name, site, Actor.system())
+            station, code = stations.create_station(
+                name, site, Actor.system(), organisation=organisation or None
+            )
         except ServiceError as exc:
             for field, message in (exc.fields or {}).items():
                 click.echo(f"error: {field}: {message}", err=True)

@@ -27,6 +27,9 @@ DEMO = {
     "station": "station@example.org",
     "scheduler": "scheduler@example.org",
 }
+# `flask demo` puts everyone in one organisation, the first row of a freshly migrated
+# database (or schema): its directory stream (app.realtime.publish.directory_stream).
+DEMO_DIRECTORY = "directory:1"
 
 
 def free_port() -> int:

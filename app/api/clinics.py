@@ -52,7 +52,9 @@ def list_clinics():
 @operation(s.ClinicOut, status=201, body=s.ClinicIn)
 def create_clinic(body: s.ClinicIn):
     """An admin creates a clinic."""
-    clinic = clinics.create_clinic(body.name or "", body.organisation or "", body.timezone or "")
+    clinic = clinics.create_clinic(
+        body.name or "", body.organisation or "", body.timezone or "", current_user
+    )
     return jsonify(clinic_dict(clinic)), 201
 
 

@@ -156,7 +156,7 @@ def update_user(user_id: int, body: s.UserPatch):
 @operation(list[s.ProviderOut])
 def providers():
     """The directory: the caller's organisation's active providers, by name."""
-    return jsonify(list_providers())
+    return jsonify(list_providers(current_user.organisation_id))
 
 
 @bp.put("/providers/me/availability")

@@ -5,7 +5,7 @@ from flask_login import current_user
 
 from app.auth.access import role_required
 from app.models import Role
-from app.realtime.publish import DIRECTORY
+from app.realtime.publish import directory_stream
 from app.security import uses_devices
 from app.services.snapshots import streams_for, take_snapshot
 
@@ -19,7 +19,8 @@ def home():
         return redirect(url_for("clinic.provider_dashboard"))
     if current_user.role == Role.REQUESTER:
         return redirect(url_for("clinic.requester_dashboard"))
-    return render_template("clinic/overview.html", directory=take_snapshot(current_user, DIRECTORY))
+    directory = take_snapshot(current_user, directory_stream(current_user.organisation_id))
+    return render_template("clinic/overview.html", directory=directory)
 
 
 def _snapshots() -> list[dict]:

@@ -5,6 +5,7 @@ from app.models.chat import Attachment, CameraSnapshot, ChatMessage, PrivateNote
 from app.models.clinic import Clinic, Patient, Task, clinic_members
 from app.models.external_room import ExternalRoom
 from app.models.job import Job
+from app.models.organisation import Organisation
 from app.models.request import SessionRequest
 from app.models.station import SelfTest, Station
 from app.models.stream import StreamVersion
@@ -21,6 +22,7 @@ __all__ = [
     "Clinic",
     "ExternalRoom",
     "Job",
+    "Organisation",
     "Patient",
     "PrivateNote",
     "Task",

@@ -10,6 +10,7 @@ from sqlalchemy import Column, ForeignKey, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
+from app.models.organisation import Organisation
 from app.models.types import UTCDateTime, utcnow
 from app.models.user import User
 
@@ -26,16 +27,17 @@ clinic_members = Table(
 
 class Clinic(db.Model):
     """A team of providers and schedulers sharing one schedule, in one time zone, under
-    the organisation name patients see."""
+    the organisation whose name patients see."""
 
     __tablename__ = "clinics"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(120), unique=True)
-    organisation: Mapped[str] = mapped_column(String(120))
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
     timezone: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
+    organisation: Mapped[Organisation] = relationship(lazy="joined")
     members: Mapped[list[User]] = relationship(
         secondary=clinic_members, order_by="User.name", lazy="selectin"
     )

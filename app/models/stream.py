@@ -7,7 +7,7 @@ from app.extensions import db
 
 
 class StreamVersion(db.Model):
-    """The latest version of one live stream (`provider:3`, `directory`, …).
+    """The latest version of one live stream (`provider:3`, `directory:1`, …).
 
     Advanced in the same transaction as the change it announces, so a snapshot's version
     and its data agree, and every web instance numbers the stream the same way.

@@ -36,6 +36,8 @@ class User(UserMixin, db.Model):
     email: Mapped[str] = mapped_column(String(254), unique=True, index=True)
     name: Mapped[str] = mapped_column(String(120))
     role: Mapped[str] = mapped_column(String(20))
+    # Whose providers they see, and whose directory stream they follow.
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     # Only meaningful for providers; everyone else stays False.
     available: Mapped[bool] = mapped_column(default=False)

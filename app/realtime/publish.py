@@ -28,7 +28,12 @@ def requester_stream(user_id: int) -> str:
     return f"requester:{user_id}"
 
 
-DIRECTORY = "directory"
+DIRECTORY_PREFIX = "directory:"
+
+
+def directory_stream(organisation_id: int) -> str:
+    """An organisation's providers and their availability: only its own accounts follow it."""
+    return f"{DIRECTORY_PREFIX}{organisation_id}"
 
 
 def clinic_stream(clinic_id: int) -> str:
@@ -69,7 +74,7 @@ class Outbox:
     moves: list[RoomMove] = field(default_factory=list)
 
     def add(self, event: str, stream: str, payload: dict) -> None:
-        """A live update on a versioned stream (dashboards, directory)."""
+        """A live update on a versioned stream (dashboards, directories)."""
         self.messages.append(Message(event, stream, payload))
 
     def add_call(self, event: str, room: str, payload: dict) -> None:

@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 from app.extensions import db
 from app.models import SessionRequest, User
 from app.models.types import utcnow
-from app.realtime.publish import DIRECTORY, Outbox, provider_stream, requester_stream
+from app.realtime.publish import Outbox, directory_stream, provider_stream, requester_stream
 from app.services.serialize import request_dict
 from clinicqueue import (
     UNAVAILABLE_NOTE,
@@ -34,8 +34,8 @@ def lock_provider(provider_id: int) -> User | None:
 def set_availability(provider: User, available: bool, now: datetime | None = None) -> bool:
     """Turn a provider (un)available; turning unavailable declines every pending request.
 
-    Emits availability_changed to the directory and the provider, and request_updated for
-    each declined request.
+    Emits availability_changed to the provider and their organisation's directory, and
+    request_updated for each declined request.
     """
     now = now or utcnow()
     provider = lock_provider(provider.id)
@@ -45,7 +45,7 @@ def set_availability(provider: User, available: bool, now: datetime | None = Non
         if not available:
             decline_all_pending(provider, UNAVAILABLE_NOTE, now, outbox)
         change = {"provider_id": provider.id, "available": available}
-        outbox.add("availability_changed", DIRECTORY, change)
+        outbox.add("availability_changed", directory_stream(provider.organisation_id), change)
         outbox.add("availability_changed", provider_stream(provider.id), change)
     outbox.stamp()
     db.session.commit()

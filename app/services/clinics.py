@@ -1,7 +1,8 @@
 """Clinics: teams of providers and schedulers sharing one schedule.
 
 Colleagues in a clinic see each other's visits; nobody sees another clinic's (to them it
-does not exist: NotFound). Admins see every clinic.
+does not exist: NotFound). Admins see every clinic of their organisation. A clinic and its
+members belong to one organisation.
 """
 
 from __future__ import annotations
@@ -9,16 +10,19 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import Clinic, Role, User, clinic_members
+from app.models import Clinic, Organisation, Role, User, clinic_members
 from app.services.errors import Invalid, NotFound
+from app.services.organisations import organisation_for_clinic
 from app.services.text import clean_line
 from clinicqueue.schedule import zone
 
 STAFF_ROLES = (Role.PROVIDER, Role.SCHEDULER)
 
 
-def create_clinic(name: str, organisation: str, timezone: str) -> Clinic:
-    """A new clinic with its organisation name (shown to patients) and time zone. Commits."""
+def create_clinic(name: str, organisation: str, timezone: str, by: User | None = None) -> Clinic:
+    """A new clinic in the named organisation (its name is shown to patients), with its
+    time zone. An admin (`by`) creates clinics only in their own organisation; the command
+    line and the demo create the organisation if there is none of that name. Commits."""
     name, organisation = clean_line(name or ""), clean_line(organisation or "")
     timezone = (timezone or "").strip()
     fields = {}
@@ -30,24 +34,30 @@ def create_clinic(name: str, organisation: str, timezone: str) -> Clinic:
         zone(timezone)
     except ValueError:
         fields["timezone"] = "Choose a time zone such as Europe/London."
+    own = db.session.get(Organisation, by.organisation_id) if by is not None else None
+    if "organisation" not in fields and own is not None and organisation != own.name:
+        fields["organisation"] = f"You create clinics in your organisation, {own.name}."
     if not fields and db.session.scalar(select(Clinic.id).where(Clinic.name == name)):
         fields["name"] = "A clinic with this name already exists."
     if fields:
         raise Invalid("The clinic could not be created.", fields=fields)
-    clinic = Clinic(name=name, organisation=organisation, timezone=timezone)
+    clinic = Clinic(
+        name=name, organisation=own or organisation_for_clinic(organisation), timezone=timezone
+    )
     db.session.add(clinic)
     db.session.commit()
     return clinic
 
 
 def add_member(clinic_id: int, email: str) -> User:
-    """Add a provider or scheduler to a clinic (again is fine). Commits."""
+    """Add a provider or scheduler of the clinic's organisation to it (again is fine).
+    Commits."""
     clinic = db.session.get(Clinic, clinic_id)
     if clinic is None:
         raise NotFound("No such clinic.")
     email = clean_line(email or "").lower() if isinstance(email, str) else ""
     user = db.session.scalar(select(User).where(User.email == email))
-    if user is None:
+    if user is None or user.organisation_id != clinic.organisation_id:
         raise Invalid("No account with this email.", fields={"email": "No such account."})
     if not user.has_role(*STAFF_ROLES):
         raise Invalid(
@@ -61,9 +71,12 @@ def add_member(clinic_id: int, email: str) -> User:
 
 
 def clinics_of(user: User) -> list[Clinic]:
-    """The clinics a user works in (every clinic, for an admin), by name."""
+    """The clinics a user works in (every clinic of their organisation, for an admin), by
+    name."""
     query = select(Clinic).order_by(Clinic.name)
-    if user.role != Role.ADMIN:
+    if user.role == Role.ADMIN:
+        query = query.where(Clinic.organisation_id == user.organisation_id)
+    else:
         query = query.join(clinic_members).where(clinic_members.c.user_id == user.id)
     return list(db.session.scalars(query))
 
@@ -82,7 +95,12 @@ def is_member(user_id: int, clinic_id: int) -> bool:
 def clinic_for(user: User, clinic_id: int) -> Clinic:
     """A clinic the user may see; NotFound for any other."""
     clinic = db.session.get(Clinic, clinic_id)
-    if clinic is None or (user.role != Role.ADMIN and not is_member(user.id, clinic_id)):
+    if clinic is None:
+        raise NotFound("No such clinic.")
+    if user.role == Role.ADMIN:
+        if clinic.organisation_id != user.organisation_id:
+            raise NotFound("No such clinic.")
+    elif not is_member(user.id, clinic_id):
         raise NotFound("No such clinic.")
     return clinic
 

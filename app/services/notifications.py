@@ -65,7 +65,7 @@ def appointment(visit: Visit) -> Appointment:
     patient = visit.patient
     return Appointment(
         visit_id=visit.id,
-        organisation=clinic.organisation,
+        organisation=clinic.organisation.name,
         clinic=clinic.name,
         patient_name=patient.name if patient else "",
         starts_at=starts_at,
@@ -112,7 +112,7 @@ class Invitation:
 
 def invitation_now(visit: Visit) -> Invitation:
     return Invitation(
-        organisation=visit.clinic.organisation if visit.clinic else "Anteroom",
+        organisation=visit.clinic.organisation.name if visit.clinic else "Anteroom",
         provider_name=visit.host.name,
         patient_name=visit.patient.name if visit.patient else "",
     )

@@ -126,7 +126,7 @@ def clinic_dict(clinic: Clinic) -> dict:
     return {
         "id": clinic.id,
         "name": clinic.name,
-        "organisation": clinic.organisation,
+        "organisation": clinic.organisation.name,
         "timezone": clinic.timezone,
         "members": [{"id": m.id, "name": m.name, "role": m.role} for m in clinic.members],
     }

@@ -118,7 +118,13 @@ def create_request(
     """
     now = now or utcnow()
     provider = lock_provider(provider_id)
-    if provider is None or provider.role != Role.PROVIDER or not provider.active:
+    if (
+        provider is None
+        or provider.role != Role.PROVIDER
+        or not provider.active
+        # Another organisation's provider does not exist for this requester.
+        or provider.organisation_id != requester.organisation_id
+    ):
         db.session.rollback()
         raise Invalid("Choose a provider.", fields={"provider_id": "No such provider."})
     service = _choose_service(provider, service_id)

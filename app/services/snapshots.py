@@ -8,8 +8,9 @@ from sqlalchemy.orm import selectinload
 from app.extensions import db
 from app.models import Role, SessionRequest, StreamVersion, User
 from app.realtime.publish import (
-    DIRECTORY,
+    DIRECTORY_PREFIX,
     clinic_stream,
+    directory_stream,
     provider_stream,
     requester_stream,
 )
@@ -24,14 +25,15 @@ from clinicqueue.request import READ_UNTIL_DISMISSED
 
 
 def streams_for(user: User) -> list[str]:
-    """The live streams a user may follow: their dashboard's, the directory, and the
-    schedule of each clinic they work in."""
+    """The live streams a user may follow: their dashboard's, their organisation's
+    directory, and the schedule of each clinic they work in."""
     clinics = [clinic_stream(c.id) for c in clinics_of(user)] if user.role != Role.REQUESTER else []
+    directory = directory_stream(user.organisation_id)
     if user.role == Role.PROVIDER:
-        return [provider_stream(user.id), DIRECTORY, *clinics]
+        return [provider_stream(user.id), directory, *clinics]
     if user.role == Role.REQUESTER:
-        return [requester_stream(user.id), DIRECTORY]
-    return [DIRECTORY, *clinics]
+        return [requester_stream(user.id), directory]
+    return [directory, *clinics]
 
 
 def take_snapshot(user: User, stream: str) -> dict:
@@ -55,8 +57,8 @@ def take_snapshots(user: User, streams: list[str]) -> list[dict]:
     db.session.expire_all()
     snapshots = []
     for stream in streams:
-        if stream == DIRECTORY:
-            data = {"providers": list_providers()}
+        if stream.startswith(DIRECTORY_PREFIX):
+            data = {"providers": list_providers(int(stream.removeprefix(DIRECTORY_PREFIX)))}
         elif stream.startswith("clinic:"):
             data = clinic_today(user, int(stream.split(":", 1)[1]))
         elif stream.startswith("provider:"):
@@ -68,10 +70,15 @@ def take_snapshots(user: User, streams: list[str]) -> list[dict]:
     return snapshots
 
 
-def list_providers() -> list[dict]:
+def list_providers(organisation_id: int) -> list[dict]:
+    """The organisation's active providers, by name (a directory's snapshot)."""
     providers = db.session.scalars(
         select(User)
-        .where(User.role == Role.PROVIDER, User.active.is_(True))
+        .where(
+            User.role == Role.PROVIDER,
+            User.active.is_(True),
+            User.organisation_id == organisation_id,
+        )
         .options(selectinload(User.services))  # one query for all, not one per provider
         .order_by(User.name)
     ).all()

@@ -30,6 +30,7 @@ from app.realtime import authority
 from app.realtime.publish import STATIONS_ADMIN, Outbox, announce_station
 from app.services import audit
 from app.services.errors import Conflict, Invalid, NotFound
+from app.services.organisations import organisation_named
 from app.services.self_tests import latest_for_stations
 from app.services.serialize import iso
 from app.services.text import clean_line
@@ -86,10 +87,15 @@ def station_by_name(name: object) -> Station | None:
 
 
 def create_station(
-    name: str, site: str, by: audit.Actor, now: datetime | None = None
+    name: str,
+    site: str,
+    by: audit.Actor,
+    now: datetime | None = None,
+    organisation: str | None = None,
 ) -> tuple[Station, str]:
-    """A new station and its own requester account; returns it with its one-time
-    enrollment code (shown once: only its hash is kept). Audited. Commits."""
+    """A new station and its own requester account, in the organisation of the admin
+    creating it (from the command line: the named one, or the only one); returns it with
+    its one-time enrollment code (shown once: only its hash is kept). Audited. Commits."""
     now = now or utcnow()
     name, site = clean_line(name or ""), clean_line(site or "")
     fields = {}
@@ -103,9 +109,15 @@ def create_station(
         fields["site"] = "Keep the site under 120 characters."
     if not fields and station_by_name(name) is not None:
         fields["name"] = "A station with this name already exists."
+    admin = db.session.get(User, by.id) if by.kind == "user" else None
+    try:
+        home_id = admin.organisation_id if admin else organisation_named(organisation).id
+    except Invalid as exc:
+        fields.update(exc.fields)
     if fields:
         raise Invalid("The station could not be created.", fields=fields)
     user = User(
+        organisation_id=home_id,
         email=f"station-{secrets.token_hex(8)}@stations.invalid",
         name=name,
         role=Role.REQUESTER.value,

@@ -1,4 +1,4 @@
-"""Accounts: create, authenticate, deactivate, change role.
+"""Accounts: create, authenticate, deactivate, change role or organisation.
 
 Deactivation and a role change take effect at once everywhere: deactivation ends the
 user's sessions and revokes their tokens, and both close the user's open Socket.IO
@@ -9,15 +9,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 
 from app.extensions import db
-from app.models import Role, Service, User
+from app.models import Clinic, Role, Service, User, clinic_members
 from app.models.types import utcnow
 from app.realtime import authority
 from app.services.auth_sessions import end_user_sessions
 from app.services.availability import set_availability
 from app.services.errors import Invalid, NotFound
+from app.services.organisations import organisation_named
 from app.services.passwords import (
     dummy_hash,
     hash_password,
@@ -30,9 +31,15 @@ from app.services.tokens import delete_user_tokens
 
 
 def create_user(
-    email: str, name: str, role: str, password: str, services: list[str] | None = None
+    email: str,
+    name: str,
+    role: str,
+    password: str,
+    services: list[str] | None = None,
+    organisation: str | None = None,
 ) -> User:
-    """Create an account (and the services a provider offers); commits."""
+    """Create an account (and the services a provider offers) in the named organisation,
+    or the only one when none is named; commits."""
     email = clean_line(email or "").lower()
     name = clean_line(name or "")
     fields = {}
@@ -49,9 +56,19 @@ def create_user(
         fields["password"] = problem
     if not fields and db.session.scalar(select(User.id).where(User.email == email)):
         fields["email"] = "An account with this email already exists."
+    try:
+        home = organisation_named(organisation)
+    except Invalid as exc:
+        fields.update(exc.fields)
     if fields:
         raise Invalid("The account could not be created.", fields=fields)
-    user = User(email=email, name=name, role=role, password_hash=hash_password(password))
+    user = User(
+        email=email,
+        name=name,
+        role=role,
+        password_hash=hash_password(password),
+        organisation_id=home.id,
+    )
     if services:
         if role != Role.PROVIDER:
             raise Invalid("Only providers offer services.", fields={"services": "Not a provider."})
@@ -139,6 +156,29 @@ def set_role(user_id: int, role: str) -> User:
     user.role = role
     db.session.commit()
     authority.revoke(authority.Credential.of_user(user.id), "role_changed")
+    return user
+
+
+def set_organisation(user_id: int, organisation: str) -> User:
+    """Move an account to another organisation: it leaves the clinics of the old one, a
+    provider is made unavailable first (which declines whatever was waiting for them), and
+    its open sockets close, because they follow the old organisation's directory. Commits."""
+    home = organisation_named(organisation or None)
+    user = _load(user_id)
+    if user.organisation_id == home.id:
+        return user
+    if user.role == Role.PROVIDER and user.available:
+        set_availability(user, False)
+        user = _load(user_id)
+    elsewhere = select(Clinic.id).where(Clinic.organisation_id != home.id)
+    db.session.execute(
+        delete(clinic_members).where(
+            clinic_members.c.user_id == user.id, clinic_members.c.clinic_id.in_(elsewhere)
+        )
+    )
+    user.organisation_id = home.id
+    db.session.commit()
+    authority.revoke(authority.Credential.of_user(user.id), "organisation_changed")
     return user
 
 

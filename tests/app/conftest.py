@@ -5,8 +5,14 @@ from __future__ import annotations
 import pytest
 from argon2 import PasswordHasher
 
+from app.extensions import db
+from app.models import Organisation
 from app.services import passwords
 from tests.conftest import PASSWORD
+
+# Every test starts in a one-organisation deployment, like the demo's, so accounts made
+# without naming one land in it; a test of organisation scoping adds a second.
+ORGANISATION = "Riverside Health"
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -22,6 +28,33 @@ def _fast_password_hashing():
     )
     yield
     patch.undo()
+
+
+@pytest.fixture(autouse=True)
+def _one_organisation(request):
+    """Before each test that has the app: exactly one organisation (the previous test's
+    accounts and clinics, which point at it, are gone by then)."""
+    if "app" not in request.fixturenames:
+        yield
+        return
+    with request.getfixturevalue("app").app_context():
+        db.session.execute(db.delete(Organisation))
+        db.session.add(Organisation(name=ORGANISATION))
+        db.session.commit()
+    yield
+
+
+@pytest.fixture
+def other_organisation(app):
+    """A second organisation: factory other_organisation(name="Harbour Health") -> its name."""
+
+    def make(name="Harbour Health") -> str:
+        with app.app_context():
+            db.session.add(Organisation(name=name))
+            db.session.commit()
+        return name
+
+    return make
 
 
 class Api:

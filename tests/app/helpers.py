@@ -11,10 +11,24 @@ from sqlalchemy import func, select, update
 
 from app import create_app
 from app.extensions import db, limiter, socketio
-from app.models import AuthSession, Participant, SessionRequest, User, Visit
+from app.models import AuthSession, Organisation, Participant, SessionRequest, User, Visit
 from app.models.types import utcnow
+from app.realtime.publish import directory_stream
 from app.services.snapshots import requester_dashboard
 from config import Config
+
+
+def directory_of(user) -> str:
+    """The directory stream a user follows: their organisation's."""
+    return directory_stream(user.organisation_id)
+
+
+def the_directory(app: Flask) -> str:
+    """The directory stream of the test's one organisation (tests/app/conftest.py)."""
+    with app.app_context():
+        organisation_id = db.session.scalar(select(func.min(Organisation.id)))
+        db.session.rollback()
+    return directory_stream(organisation_id)
 
 
 def assert_error(response, status: int, code: str | None = None) -> dict:

@@ -36,7 +36,7 @@ def clinic(app, make_user, api):
         clinic = create_clinic("Wound care", "Riverside Health", LONDON)
         for user in (provider, colleague, scheduler):
             add_member(clinic.id, user.email)
-        other = create_clinic("Elsewhere", "Other Trust", "America/New_York")
+        other = create_clinic("Elsewhere", "Riverside Health", "America/New_York")
         add_member(other.id, outsider.email)
         ids = SimpleNamespace(id=clinic.id, other_id=other.id)
     return SimpleNamespace(

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 
 from app.models import Role
-from tests.app.helpers import assert_error
+from tests.app.helpers import assert_error, directory_of
 from tests.conftest import Auth
 
 
@@ -26,7 +26,11 @@ def team(app, api, admin, make_user):
     clinic = api.post(
         "/clinics",
         admin,
-        json={"name": "Harbour", "organisation": "Harbour Health", "timezone": "America/New_York"},
+        json={
+            "name": "Harbour",
+            "organisation": "Riverside Health",
+            "timezone": "America/New_York",
+        },
     ).get_json()
     for user in (provider, scheduler):
         assert (
@@ -101,10 +105,21 @@ def test_a_clinic_needs_a_name_an_organisation_and_a_real_time_zone(api, admin, 
 
 
 def test_clinic_names_are_unique(api, admin):
-    body = {"name": "Twice", "organisation": "O", "timezone": "UTC"}
+    body = {"name": "Twice", "organisation": "Riverside Health", "timezone": "UTC"}
     api.post("/clinics", admin, json=body)
 
     assert "name" in assert_error(api.post("/clinics", admin, json=body), 422)["fields"]
+
+
+def test_an_admin_creates_clinics_only_in_their_own_organisation(api, admin, other_organisation):
+    body = {"name": "Elsewhere", "organisation": other_organisation(), "timezone": "UTC"}
+
+    error = assert_error(api.post("/clinics", admin, json=body), 422, "invalid")
+
+    assert error["fields"] == {
+        "organisation": "You create clinics in your organisation, Riverside Health."
+    }
+    assert api.get("/clinics", admin).get_json() == []
 
 
 @pytest.mark.parametrize("role", [Role.PROVIDER, Role.SCHEDULER, Role.REQUESTER])
@@ -222,7 +237,7 @@ def test_members_follow_their_clinic_stream_and_hear_each_booking(
         e["args"][0]["stream"]: e["args"][0] for e in sc.get_received() if e["name"] == "snapshot"
     }
     stream = f"clinic:{team.clinic['id']}"
-    assert set(snapshots) == {"directory", stream}
+    assert set(snapshots) == {directory_of(team.scheduler), stream}
     outsider = app.test_client()
     Auth(outsider).login(make_user(Role.SCHEDULER))
     other = socket_client(flask_client=outsider)

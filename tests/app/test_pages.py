@@ -9,7 +9,7 @@ import re
 import pytest
 
 from app.models import Role
-from tests.app.helpers import assert_no_trace
+from tests.app.helpers import assert_no_trace, directory_of
 
 
 def embedded(response, element_id: str):
@@ -38,14 +38,16 @@ def test_provider_dashboard_embeds_its_queue_and_the_directory(client, auth, api
 
     assert response.status_code == 200
     snapshots = {s["stream"]: s for s in embedded(response, "snapshots")}
-    assert set(snapshots) == {f"provider:{provider.id}", "directory"}
+    assert set(snapshots) == {f"provider:{provider.id}", directory_of(provider)}
     mine = snapshots[f"provider:{provider.id}"]
     assert mine["version"] >= 1  # the request_created event advanced it
     assert mine["data"]["available"] is True
     assert [r["id"] for r in mine["data"]["requests"]] == [request_id]
     assert mine["data"]["requests"][0]["requester"]["name"] == "Station <A>"
     assert mine["data"]["sessions"] == []
-    assert [p["id"] for p in snapshots["directory"]["data"]["providers"]] == [provider.id]
+    assert [p["id"] for p in snapshots[directory_of(provider)]["data"]["providers"]] == [
+        provider.id
+    ]
     assert embedded(response, "page-config") == {"notes_enabled": True, "user_id": provider.id}
 
 
@@ -77,11 +79,11 @@ def test_requester_dashboard_embeds_its_requests_sessions_and_the_directory(
 
     assert response.status_code == 200
     snapshots = {s["stream"]: s for s in embedded(response, "snapshots")}
-    assert set(snapshots) == {f"requester:{requester.id}", "directory"}
+    assert set(snapshots) == {f"requester:{requester.id}", directory_of(requester)}
     mine = snapshots[f"requester:{requester.id}"]
     assert mine["data"]["requests"] == []  # accepted: no longer an open request
     assert [v["id"] for v in mine["data"]["sessions"]] == [visit_id]
-    assert snapshots["directory"]["data"]["providers"][0]["name"] == "Dr. Ada"
+    assert snapshots[directory_of(requester)]["data"]["providers"][0]["name"] == "Dr. Ada"
 
 
 def test_requester_dashboard_keeps_a_declined_request_until_dismissed(client, auth, api, pair):

@@ -12,7 +12,7 @@ import pytest
 from app.extensions import socketio
 from app.models import Role
 from app.services import jobs
-from tests.app.helpers import presence_of, set_last_seen, visit_rows
+from tests.app.helpers import directory_of, presence_of, set_last_seen, visit_rows
 from tests.conftest import Auth
 
 VERSIONED = {"request_created", "request_updated", "availability_changed", "visit_updated"}
@@ -97,12 +97,12 @@ def test_provider_gets_a_snapshot_of_each_stream_on_connect(clinic, api):
 
     assert sc.is_connected()
     got = snapshots(sc)
-    assert set(got) == {f"provider:{clinic.provider.id}", "directory"}
+    assert set(got) == {f"provider:{clinic.provider.id}", directory_of(clinic.provider)}
     mine = got[f"provider:{clinic.provider.id}"]
     assert mine["version"] == 1  # one request_created so far
     assert [r["id"] for r in mine["data"]["requests"]] == [request_id]
-    assert got["directory"]["version"] == 0
-    assert got["directory"]["data"]["providers"][0]["id"] == clinic.provider.id
+    assert got[directory_of(clinic.provider)]["version"] == 0
+    assert got[directory_of(clinic.provider)]["data"]["providers"][0]["id"] == clinic.provider.id
 
 
 def test_requester_connecting_with_a_token_gets_its_snapshots(clinic, socket_client):
@@ -110,7 +110,7 @@ def test_requester_connecting_with_a_token_gets_its_snapshots(clinic, socket_cli
 
     assert sc.is_connected()
     got = snapshots(sc)
-    assert set(got) == {f"requester:{clinic.requester.id}", "directory"}
+    assert set(got) == {f"requester:{clinic.requester.id}", directory_of(clinic.provider)}
     assert got[f"requester:{clinic.requester.id}"]["data"] == {"requests": [], "sessions": []}
 
 
@@ -118,7 +118,7 @@ def test_requester_connecting_with_a_token_gets_its_snapshots(clinic, socket_cli
 def test_other_roles_follow_only_the_directory(clinic, make_user, role):
     sc = clinic.connect(make_user(role))
 
-    assert set(snapshots(sc)) == {"directory"}
+    assert set(snapshots(sc)) == {directory_of(clinic.provider)}
 
 
 # Versioned events ------------------------------------------------------------------------
@@ -190,7 +190,7 @@ def test_accepting_tells_both_dashboards_about_the_request_and_the_visit(clinic,
 def test_availability_change_reaches_the_directory_and_the_provider(clinic, api):
     provider_sc = clinic.connect(clinic.provider)
     requester_sc = clinic.connect(clinic.requester)
-    directory_version = snapshots(requester_sc)["directory"]["version"]
+    directory_version = snapshots(requester_sc)[directory_of(clinic.provider)]["version"]
     provider_sc.get_received()
 
     api.put("/providers/me/availability", clinic.p, json={"available": False})
@@ -199,11 +199,11 @@ def test_availability_change_reaches_the_directory_and_the_provider(clinic, api)
     assert change == {
         "provider_id": clinic.provider.id,
         "available": False,
-        "stream": "directory",
+        "stream": directory_of(clinic.provider),
         "version": directory_version + 1,
     }
     streams = sorted(e["stream"] for e in received(provider_sc, "availability_changed"))
-    assert streams == ["directory", f"provider:{clinic.provider.id}"]
+    assert streams == [directory_of(clinic.provider), f"provider:{clinic.provider.id}"]
 
 
 def test_setting_the_same_availability_again_emits_nothing(clinic, api):
@@ -239,7 +239,7 @@ def test_every_event_carries_its_stream_and_versions_rise_by_exactly_one(clinic,
         for name, event in named(sc):
             assert name in VERSIONED, name
             names.add(name)
-            if event["stream"] == "directory" and own == "provider":
+            if event["stream"] == directory_of(clinic.provider) and own == "provider":
                 continue  # the directory is checked once, on the requester's socket
             by_stream[event["stream"]].append(event["version"])
     assert names == VERSIONED
@@ -290,8 +290,9 @@ def test_resync_of_the_directory_works_for_everyone(clinic):
     sc = clinic.connect(clinic.requester)
     sc.get_received()
 
-    assert sc.emit("resync", {"stream": "directory"}, callback=True) == {"ok": True}
-    assert [s["stream"] for s in received(sc, "snapshot")] == ["directory"]
+    directory = directory_of(clinic.provider)
+    assert sc.emit("resync", {"stream": directory}, callback=True) == {"ok": True}
+    assert [s["stream"] for s in received(sc, "snapshot")] == [directory]
 
 
 @pytest.mark.parametrize(
@@ -795,7 +796,7 @@ def test_an_unexpected_failure_in_a_handler_is_an_error_ack_and_the_socket_lives
         raise RuntimeError("a bug")
 
     monkeypatch.setattr("app.realtime.handlers.take_snapshot", broken)
-    ack = sc.emit("resync", {"stream": "directory"}, callback=True)
+    ack = sc.emit("resync", {"stream": directory_of(clinic.provider)}, callback=True)
 
     assert ack == {
         "error": {"code": "server_error", "message": "Something went wrong on our side."}
@@ -804,7 +805,8 @@ def test_an_unexpected_failure_in_a_handler_is_an_error_ack_and_the_socket_lives
         "Socket.IO event resync failed"
     ]
     monkeypatch.undo()
-    assert sc.emit("resync", {"stream": "directory"}, callback=True) == {"ok": True}
+    again = sc.emit("resync", {"stream": directory_of(clinic.provider)}, callback=True)
+    assert again == {"ok": True}
 
 
 def test_leaving_twice_is_harmless(app, clinic, call):

@@ -11,6 +11,7 @@ import redis
 from flask_migrate import upgrade
 
 from app.realtime.queue import STALE, RedisManager
+from app.services.organisations import create_organisation
 from app.services.tokens import issue_token
 from app.services.users import create_user
 from tests.app.helpers import separate_app
@@ -26,6 +27,7 @@ def test_asking_and_signing_in_work_while_redis_is_down(tmp_path):
     with separate_app(database, tmp_path, env=env) as other:
         with other.app_context():
             upgrade()
+            create_organisation("Riverside Health")
             provider = create_user("p@example.org", "Dr. P", "provider", PASSWORD, ["Check-up"])
             requester = create_user("r@example.org", "Station R", "requester", PASSWORD, [])
             token, _ = issue_token(requester)

@@ -30,7 +30,7 @@ def team(app, make_user):
     colleague = make_user(Role.PROVIDER, name="Dr. Ben Lindqvist")
     scheduler = make_user(Role.SCHEDULER, name="Sam Scheduler")
     with app.app_context():
-        clinic = clinics.create_clinic("Harbour", "Harbour Health", "America/New_York")
+        clinic = clinics.create_clinic("Harbour", "Riverside Health", "America/New_York")
         for user in (provider, colleague, scheduler):
             clinics.add_member(clinic.id, user.email)
         clinic_id = clinic.id

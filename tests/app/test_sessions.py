@@ -12,7 +12,7 @@ from app.extensions import db, socketio
 from app.models import AuthSession, Role
 from app.models.types import utcnow
 from app.realtime import authority
-from tests.app.helpers import sessions_of, set_last_seen
+from tests.app.helpers import directory_of, sessions_of, set_last_seen
 from tests.conftest import Auth
 
 
@@ -216,7 +216,7 @@ def test_a_role_change_closes_the_users_sockets(
     # Reconnecting follows the new role's streams: only the directory.
     again = socket_client(flask_client=browser)
     streams = {e["args"][0]["stream"] for e in again.get_received() if e["name"] == "snapshot"}
-    assert streams == {"directory"}
+    assert streams == {directory_of(provider)}
 
 
 def _end_in_another_process(app, provider_id: int) -> None:
@@ -234,7 +234,7 @@ def test_every_event_re_checks_the_session_it_came_from(app, browser, provider, 
     tab = socket_client(flask_client=browser)
     _end_in_another_process(app, provider.id)
 
-    ack = tab.emit("resync", {"stream": "directory"}, callback=True)
+    ack = tab.emit("resync", {"stream": directory_of(provider)}, callback=True)
 
     assert ack == {"error": {"code": "unauthorized", "message": "Sign in again."}}
     assert not tab.is_connected()

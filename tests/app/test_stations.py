@@ -22,7 +22,7 @@ from app.realtime.events import STATION_EVENTS
 from app.realtime.packets import MALFORMED
 from app.services import stations
 from app.services.audit import Actor
-from tests.app.helpers import assert_error
+from tests.app.helpers import assert_error, the_directory
 
 
 def new_station(app, name="Cart 3", site="Elm House", now=None) -> SimpleNamespace:
@@ -189,7 +189,7 @@ def test_the_station_token_authenticates_a_socket(app, station, socket_client):
 
     assert sc.is_connected()
     streams = {e["args"][0]["stream"] for e in sc.get_received() if e["name"] == "snapshot"}
-    assert streams == {f"requester:{station.user_id}", "directory"}
+    assert streams == {f"requester:{station.user_id}", the_directory(app)}
 
 
 def test_the_station_cookie_authenticates_a_socket(app, socket_client):
@@ -275,7 +275,7 @@ def test_a_station_socket_is_refused_every_event_that_is_not_a_requesters(
     for name in sorted(refused):
         ack = sc.emit(name, {"visit_id": 1}, callback=True)
         assert ack == {"error": {"code": "forbidden", "message": "A station cannot do this."}}, name
-    assert sc.emit("resync", {"stream": "directory"}, callback=True) == {"ok": True}
+    assert sc.emit("resync", {"stream": the_directory(app)}, callback=True) == {"ok": True}
 
 
 def test_a_station_account_cannot_sign_in_with_a_password(app, api, station):

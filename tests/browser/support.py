@@ -125,7 +125,7 @@ class Clinic:
             r'<script type="application/json" id="snapshots">(.*?)</script>', response.text, re.S
         )
         snapshots = json.loads(found.group(1))
-        return next(s["data"] for s in snapshots if s["stream"] != "directory")
+        return next(s["data"] for s in snapshots if not s["stream"].startswith("directory:"))
 
     def request_session(
         self, provider: str, service: str | None = None, requester: str = "station"

@@ -17,6 +17,7 @@ import socketio
 
 from tests.multi.support import RACES
 from tests.realserver.live import WAIT, LiveClient, ask, set_available
+from tests.server import DEMO_DIRECTORY
 
 pytestmark = pytest.mark.multi
 
@@ -96,7 +97,7 @@ def test_polling_clients_stay_with_the_instance_that_holds_their_session(cluster
             time.sleep(0.05)
         time.sleep(1)  # a poll answered by the wrong instance would have ended its session
         assert all(sio.connected for sio, _ in clients)
-        assert all(sorted(h) == ["directory", f"requester:{acc.id}"]
+        assert all(sorted(h) == [DEMO_DIRECTORY, f"requester:{acc.id}"]
                    for (_, h), acc in zip(clients, accounts, strict=True))  # fmt: skip
         polled = upstreams(cluster, "/socket.io/?transport=polling")
         assert len(polled) == 2, polled  # the route cookies spread them over both

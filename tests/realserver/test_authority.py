@@ -35,7 +35,7 @@ from tests.realserver.live import (
     sign_out,
     start_server,
 )
-from tests.server import DEMO, DEMO_PASSWORD, LiveServer
+from tests.server import DEMO, DEMO_DIRECTORY, DEMO_PASSWORD, LiveServer
 
 pytestmark = pytest.mark.realserver
 
@@ -111,7 +111,9 @@ def assert_refused(client: LiveClient, message: str) -> None:
 
 
 def still_answers(client: LiveClient) -> bool:
-    return client.sio.connected and client.call("resync", {"stream": "directory"}) == {"ok": True}
+    if not client.sio.connected:
+        return False
+    return client.call("resync", {"stream": DEMO_DIRECTORY}) == {"ok": True}
 
 
 # Signing out and revoking, in the process where it happens ----------------------------------------
@@ -176,7 +178,7 @@ def test_a_socket_whose_authority_ended_elsewhere_is_closed_by_its_next_event(
     snapshots = len(screen.events("snapshot"))
 
     immediate.flask("users", "deactivate", "--email", requester.email)
-    screen.sio.emit("resync", {"stream": "directory"})
+    screen.sio.emit("resync", {"stream": DEMO_DIRECTORY})
 
     screen.wait_disconnected(timeout=5)
     assert len(screen.events("snapshot")) == snapshots  # the resync was not answered

@@ -20,7 +20,7 @@ import requests
 import websocket
 
 from tests.realserver.live import WAIT, LiveClient, start_server
-from tests.server import DEMO, DEMO_PASSWORD, LiveServer
+from tests.server import DEMO, DEMO_DIRECTORY, DEMO_PASSWORD, LiveServer
 
 pytestmark = pytest.mark.realserver
 
@@ -327,7 +327,7 @@ def test_junk_socket_frames_get_an_error_ack_and_the_connection_stays_usable(bou
     ws.send('424["nope",{}]')  # no such event
     assert ws.ack(4)["error"]["code"] == "not_found"
 
-    ws.send('425["resync",{"stream":"directory"}]')
+    ws.send(f'425["resync",{{"stream":"{DEMO_DIRECTORY}"}}]')
     assert ws.ack(5) == {"ok": True}
     assert "Traceback" not in log.settled()
 
@@ -352,13 +352,13 @@ def test_a_connection_past_its_event_limit_is_refused_while_another_is_answered(
         chatty.connect()
         quiet.connect()
         for _ in range(EVENTS_PER_MINUTE):
-            assert chatty.call("resync", {"stream": "directory"}) == {"ok": True}
+            assert chatty.call("resync", {"stream": DEMO_DIRECTORY}) == {"ok": True}
 
-        refused = chatty.call("resync", {"stream": "directory"})
+        refused = chatty.call("resync", {"stream": DEMO_DIRECTORY})
 
         assert refused["error"]["code"] == "too_many_requests"
         assert refused["error"]["retry_after"] > 0
-        assert quiet.call("resync", {"stream": "directory"}) == {"ok": True}
+        assert quiet.call("resync", {"stream": DEMO_DIRECTORY}) == {"ok": True}
         assert chatty.sio.connected
     finally:
         chatty.disconnect()

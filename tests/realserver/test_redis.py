@@ -26,7 +26,7 @@ from tests.realserver.live import (
     sign_out,
     start_server,
 )
-from tests.server import DEMO, DEMO_PASSWORD, LiveServer
+from tests.server import DEMO, DEMO_DIRECTORY, DEMO_PASSWORD, LiveServer
 
 pytestmark = [
     pytest.mark.realserver,
@@ -152,7 +152,7 @@ def test_signing_out_on_one_instance_closes_the_browsers_socket_on_the_other(ins
     browser = sign_in(a, DEMO["scheduler"], DEMO_PASSWORD)
     page = LiveClient(b.url, None, headers=cookie_headers(browser))
     try:
-        page.connect().snapshot("directory")
+        page.connect().snapshot(DEMO_DIRECTORY)
 
         sign_out(a, browser)
 

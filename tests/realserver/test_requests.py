@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.realserver.live import ask, set_available
+from tests.server import DEMO_DIRECTORY
 
 pytestmark = pytest.mark.realserver
 
@@ -99,7 +100,7 @@ def test_request_to_an_unavailable_provider_never_alerts_them(server, accounts, 
 def test_a_connected_requester_sees_a_provider_come_and_go(server, accounts, connect):
     provider, requester = accounts.provider(available=False), accounts.requester()
     requester_screen = connect(requester)
-    listed = requester_screen.snapshot("directory")["data"]["providers"]
+    listed = requester_screen.snapshot(DEMO_DIRECTORY)["data"]["providers"]
     assert next(p for p in listed if p["id"] == provider.id)["available"] is False
 
     set_available(server, provider, True)
@@ -109,5 +110,5 @@ def test_a_connected_requester_sees_a_provider_come_and_go(server, accounts, con
         "availability_changed", provider_id=provider.id, available=False
     )
 
-    assert came["available"] is True and came["stream"] == "directory"
+    assert came["available"] is True and came["stream"] == DEMO_DIRECTORY
     assert went["version"] > came["version"]

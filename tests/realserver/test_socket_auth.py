@@ -6,6 +6,7 @@ import pytest
 import socketio
 
 from tests.realserver.live import LiveClient
+from tests.server import DEMO_DIRECTORY
 
 pytestmark = pytest.mark.realserver
 
@@ -33,9 +34,9 @@ def test_a_valid_token_connects_to_exactly_the_users_own_streams(server, account
     [clinic] = server.api("GET", "/clinics", scheduler).json()
 
     expected = [
-        (provider, {f"provider:{provider.id}", "directory"}),
-        (requester, {f"requester:{requester.id}", "directory"}),
-        (scheduler, {"directory", f"clinic:{clinic['id']}"}),
+        (provider, {f"provider:{provider.id}", DEMO_DIRECTORY}),
+        (requester, {f"requester:{requester.id}", DEMO_DIRECTORY}),
+        (scheduler, {DEMO_DIRECTORY, f"clinic:{clinic['id']}"}),
     ]
     for who, streams in expected:
         client = connect(who)

@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from tests.realserver.live import WAIT, LiveClient, disconnect_all
-from tests.server import LiveServer
+from tests.server import DEMO_DIRECTORY, LiveServer
 
 pytestmark = pytest.mark.realserver
 
@@ -46,7 +46,7 @@ def test_revoking_from_the_cli_closes_the_stations_socket_within_10_seconds(embe
     screens = [LiveClient(embedded.url, token), LiveClient(embedded.url, other_token)]
     try:
         revoked, other = (screen.connect() for screen in screens)
-        revoked.snapshot("directory")
+        revoked.snapshot(DEMO_DIRECTORY)
 
         started = time.monotonic()
         embedded.flask("stations", "revoke", "--name", "Cart 1")
@@ -55,7 +55,7 @@ def test_revoking_from_the_cli_closes_the_stations_socket_within_10_seconds(embe
         assert closed_at - started <= CLOSED_WITHIN
         assert revoked.events("signed_out")  # told first, so its page goes to /kiosk
         assert other.sio.connected
-        assert other.call("resync", {"stream": "directory"}) == {"ok": True}
+        assert other.call("resync", {"stream": DEMO_DIRECTORY}) == {"ok": True}
         refused = requests.get(
             embedded.url + "/api/v1/providers",
             headers={"Authorization": f"Bearer {token}"},

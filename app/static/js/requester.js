@@ -221,7 +221,7 @@ function upsertRequest(req) {
 connectLive({
   events: ["request_updated", "availability_changed", "visit_updated"],
   onSnapshot(stream, data) {
-    if (stream === "directory") {
+    if (stream.startsWith("directory:")) {
       state.providers = new Map(data.providers.map((p) => [p.id, p]));
       renderProviders();
     } else {
