@@ -28,7 +28,9 @@ M = TypeVar("M", bound=Body)
 class Operation:
     """One route's contract, as the document shows it."""
 
-    returns: Any = None  # a model, list[model], None for 204, or a media type's name
+    # A model, list[model], dict (any JSON object), a tuple of media types (a file), or
+    # None (204, no content).
+    returns: Any = None
     status: int = 200
     body: type[Body] | None = None
     query: type[Body] | None = None
