@@ -39,12 +39,14 @@ def service_dict(service: Service | None) -> dict | None:
 
 
 def provider_dict(user: User) -> dict:
-    return {
-        "id": user.id,
-        "name": user.name,
-        "available": user.available,
-        "services": [service_dict(s) for s in user.services],
-    }
+    return provider_summary(
+        user.id, user.name, user.available, [service_dict(s) for s in user.services]
+    )
+
+
+def provider_summary(provider_id: int, name: str, available: bool, services: list[dict]) -> dict:
+    """A provider as the directory lists them (also read as plain rows: snapshots.py)."""
+    return {"id": provider_id, "name": name, "available": available, "services": services}
 
 
 def request_dict(req: SessionRequest, place: QueuePlace | None = None) -> dict:

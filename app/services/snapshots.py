@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from sqlalchemy import or_, select
-from sqlalchemy.orm import selectinload
 
 from app.extensions import db
-from app.models import Role, SessionRequest, StreamVersion, User
+from app.models import Role, Service, SessionRequest, StreamVersion, User, provider_services
 from app.realtime.publish import (
     DIRECTORY_PREFIX,
     clinic_stream,
@@ -18,7 +17,7 @@ from app.services.clinics import clinic_for, clinics_of
 from app.services.errors import Forbidden
 from app.services.request_queue import queued_dicts
 from app.services.schedule import day_schedule, today_in
-from app.services.serialize import provider_dict, request_dict, visit_dict
+from app.services.serialize import provider_summary, request_dict, visit_dict
 from app.services.visits import live_visits_for
 from clinicqueue import RequestState
 from clinicqueue.request import READ_UNTIL_DISMISSED
@@ -71,18 +70,32 @@ def take_snapshots(user: User, streams: list[str]) -> list[dict]:
 
 
 def list_providers(organisation_id: int) -> list[dict]:
-    """The organisation's active providers, by name (a directory's snapshot)."""
-    providers = db.session.scalars(
-        select(User)
-        .where(
-            User.role == Role.PROVIDER,
-            User.active.is_(True),
-            User.organisation_id == organisation_id,
+    """The organisation's active providers, by name (a directory's snapshot).
+
+    Read as rows, not ORM objects: every connecting dashboard reads it, and building a
+    User and its Services for each provider was 40% of the connect handler's time when
+    hundreds of dashboards reconnected at once (BENCHMARKS.md, kill -9)."""
+    scope = (
+        User.role == Role.PROVIDER,
+        User.active.is_(True),
+        User.organisation_id == organisation_id,
+    )
+    providers = {
+        row.id: provider_summary(row.id, row.name, row.available, [])
+        for row in db.session.execute(
+            select(User.id, User.name, User.available).where(*scope).order_by(User.name, User.id)
         )
-        .options(selectinload(User.services))  # one query for all, not one per provider
-        .order_by(User.name)
-    ).all()
-    return [provider_dict(p) for p in providers]
+    }
+    offered = db.session.execute(
+        select(provider_services.c.provider_id, Service.id, Service.name)
+        .join(Service, Service.id == provider_services.c.service_id)
+        .join(User, User.id == provider_services.c.provider_id)
+        .where(*scope)
+        .order_by(Service.name)
+    )
+    for provider_id, service_id, name in offered:
+        providers[provider_id]["services"].append({"id": service_id, "name": name})
+    return list(providers.values())
 
 
 def provider_dashboard(provider: User) -> dict:
