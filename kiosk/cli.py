@@ -69,7 +69,7 @@ def init_app(app: Flask) -> None:
     @group.command("list")
     def list_stations():
         """Every station: state, online, last seen, latest self-test."""
-        for row in stations.list_stations():
+        for row in stations.list_stations(None):
             test = row.self_test["verdict"] if row.self_test else "-"
             online = "online" if row.online else "offline"
             seen = row.last_seen_at or "never"

@@ -33,7 +33,7 @@ CONFIRM = {
 def _page(status: int = 200, *, code=None, created=None, errors=None, form=None):
     return render_template(
         "admin/stations.html",
-        listing=stations.station_listing(),
+        listing=stations.station_listing(current_user.organisation_id),
         code=code,
         created=created,
         errors=errors or {},
@@ -44,7 +44,8 @@ def _page(status: int = 200, *, code=None, created=None, errors=None, form=None)
 @bp.get("/stations")
 @role_required(Role.ADMIN)
 def station_list():
-    """Every station: site, online or offline (live), last seen, latest self-test."""
+    """The organisation's stations: site, online or offline (live), last seen, latest
+    self-test."""
     return _page()
 
 
@@ -66,7 +67,8 @@ def create_station():
 @role_required(Role.ADMIN)
 def confirm(station_id: int, action: str):
     """Ask before revoking or re-issuing (either ends the station's credential)."""
-    row = next((r for r in stations.list_stations() if r.id == station_id), None)
+    mine = stations.list_stations(current_user.organisation_id)
+    row = next((r for r in mine if r.id == station_id), None)
     if row is None:
         abort(404, "No such station.")
     title, text, button = CONFIRM[action]
@@ -85,7 +87,9 @@ def confirm(station_id: int, action: str):
 def revoke(station_id: int):
     """Revoke a station: its token is refused at once and its sockets close."""
     try:
-        station = stations.revoke_station(station_id, Actor.user(current_user))
+        station = stations.revoke_station(
+            station_id, Actor.user(current_user), organisation_id=current_user.organisation_id
+        )
     except Conflict as exc:
         flash(exc.message, "error")
     else:
@@ -97,6 +101,7 @@ def revoke(station_id: int):
 @role_required(Role.ADMIN)
 def reissue(station_id: int):
     """A new enrollment code, shown once."""
-    code = stations.reissue_code(station_id, Actor.user(current_user))
-    station = next(r for r in stations.list_stations() if r.id == station_id)
+    mine = current_user.organisation_id
+    code = stations.reissue_code(station_id, Actor.user(current_user), organisation_id=mine)
+    station = next(r for r in stations.list_stations(mine) if r.id == station_id)
     return _page(code=code, created=station.name)

@@ -7,6 +7,7 @@ handling). Enrolling needs no credential: the one-time code is the authority.
 from __future__ import annotations
 
 from flask import jsonify, request
+from flask_login import current_user
 
 from app.api import schemas as s
 from app.api.routes import bp
@@ -36,4 +37,4 @@ def enroll_station(body: s.EnrollIn):
 def list_stations():
     """The admin's list: {now, online_seconds, stations: [{id, name, site, state, online,
     last_seen_at, code_expires_at, self_test: {verdict, at} | null}]}."""
-    return jsonify(stations.station_listing())
+    return jsonify(stations.station_listing(current_user.organisation_id))

@@ -21,7 +21,7 @@ from app.realtime import authority, in_call
 from app.realtime.authority import Credential
 from app.realtime.events import connection_limits, event, refusal, visit_id_of
 from app.realtime.packets import MALFORMED
-from app.realtime.publish import STATIONS_ADMIN, visit_room, waiting_room
+from app.realtime.publish import stations_admin_room, visit_room, waiting_room
 from app.services import stations, visits
 from app.services.auth_sessions import session_by_id, touch_session
 from app.services.errors import ServiceError
@@ -79,7 +79,7 @@ def register(socketio: SocketIO) -> None:
             return  # a guest follows no dashboard: only their visit's rooms, when they join
         join_room(Credential.of_user(who.id).room)
         if who.role == Role.ADMIN:
-            join_room(STATIONS_ADMIN)  # the stations page: online and offline, live
+            join_room(stations_admin_room(who.organisation_id))  # its stations page, live
         streams = streams_for(who)
         for stream in streams:
             join_room(stream)  # before the snapshot: no event falls between the two

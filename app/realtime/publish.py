@@ -42,7 +42,6 @@ def clinic_stream(clinic_id: int) -> str:
 
 # Admins' stations page: each station's state and whether it is online (not versioned: the
 # page reads the list again on every (re)connect).
-STATIONS_ADMIN = "admin:stations"
 
 
 def visit_room(visit_id: int) -> str:
@@ -134,11 +133,18 @@ class Outbox:
         self.moves.clear()
 
 
-def announce_station(station_id: int) -> None:
-    """Tell open admin stations pages that a station changed (they read the list again):
-    after the commit that changed it (enrolled, revoked, a new self-test…)."""
+def stations_admin_room(organisation_id: int) -> str:
+    """Where an organisation's admins' stations pages hear of its stations."""
+    return f"admin:stations:{organisation_id}"
+
+
+def announce_station(station_id: int, organisation_id: int) -> None:
+    """Tell the organisation's open admin stations pages that a station changed (they read
+    the list again): after the commit that changed it (enrolled, revoked, a self-test…)."""
     outbox = Outbox()
-    outbox.add_call("station_updated", STATIONS_ADMIN, {"id": station_id, "changed": True})
+    outbox.add_call(
+        "station_updated", stations_admin_room(organisation_id), {"id": station_id, "changed": True}
+    )
     outbox.publish()
 
 

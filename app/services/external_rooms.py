@@ -33,7 +33,8 @@ def _url(value, field: str, fields: dict) -> str | None:
         return None
     value = value.strip()
     parts = urlsplit(value)
-    if parts.scheme != "https" or not parts.netloc or len(value) > 2000:
+    bad = parts.scheme != "https" or not parts.netloc or len(value) > 2000
+    if bad or any(ord(c) < 32 or ord(c) == 127 for c in value):  # a NUL, a line break
         fields[field] = "Enter an https:// link."
         return None
     return value

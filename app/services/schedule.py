@@ -19,6 +19,7 @@ from app.models.types import utcnow
 from app.realtime.publish import Outbox, clinic_stream
 from app.services.clinics import clinic_for
 from app.services.serialize import iso
+from app.services.text import clean_line
 from clinicqueue import VisitSource
 from clinicqueue.schedule import Attendee, day_bounds, online_from, schedule_status, zone
 
@@ -181,7 +182,7 @@ def day_schedule(
         stmt = stmt.where(Visit.source == VisitSource.REQUEST)
     elif which == "invites":
         stmt = stmt.where(Visit.source == VisitSource.INVITE)
-    query = (query or "").strip()
+    query = clean_line(query or "")  # as names are stored (no NUL reaches PostgreSQL)
     if query:
         # Searched as typed: % and _ are not wildcards here.
         escaped = query.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

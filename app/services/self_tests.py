@@ -173,7 +173,9 @@ def record_self_test(who: Who, body: dict, now: datetime | None = None) -> SelfT
     db.session.add(test)
     db.session.commit()
     if test.station_id:
-        announce_station(test.station_id)  # the admin's stations page shows it at once
+        announce_station(
+            test.station_id, who.organisation_id
+        )  # the admin's stations page shows it at once
     return test
 
 

@@ -27,7 +27,7 @@ from app.limits import TooManyRequests, in_words, spend, wait_for
 from app.models import Role, Station, User
 from app.models.types import utcnow
 from app.realtime import authority
-from app.realtime.publish import STATIONS_ADMIN, Outbox, announce_station
+from app.realtime.publish import Outbox, announce_station, stations_admin_room
 from app.services import audit
 from app.services.errors import Conflict, Invalid, NotFound
 from app.services.organisations import organisation_named
@@ -72,11 +72,28 @@ def _issue_code(station: Station, now: datetime) -> str:
     return code
 
 
-def _load(station_id: int) -> Station:
+def _load(station_id: int, organisation_id: int | None = None) -> Station:
+    """The station; with an organisation (an admin's), only one of that organisation's:
+    another's is as missing as one that does not exist."""
     station = db.session.get(Station, station_id, populate_existing=True)
-    if station is None:
+    if station is None or organisation_id not in (None, station.user.organisation_id):
         raise NotFound("No such station.")
     return station
+
+
+def _organisations_of(station_ids: list[int]) -> dict[int, int]:
+    """{station id: its organisation id}."""
+    rows = db.session.execute(
+        select(Station.id, User.organisation_id)
+        .join(User, User.id == Station.user_id)
+        .where(Station.id.in_(station_ids))
+    ).all()
+    return dict(rows)
+
+
+def _tell_admins(outbox: Outbox, station_id: int, organisation_id: int, change: dict) -> None:
+    room = stations_admin_room(organisation_id)
+    outbox.add_call("station_updated", room, {"id": station_id, **change})
 
 
 def station_by_name(name: object) -> Station | None:
@@ -137,15 +154,21 @@ def create_station(
         ) from None
     audit.record(by, "station_create", detail={"station_id": station.id, "name": name}, now=now)
     db.session.commit()
-    announce_station(station.id)
+    announce_station(station.id, home_id)
     return station, code
 
 
-def reissue_code(station_id: int, by: audit.Actor, now: datetime | None = None) -> str:
+def reissue_code(
+    station_id: int,
+    by: audit.Actor,
+    now: datetime | None = None,
+    organisation_id: int | None = None,
+) -> str:
     """A new enrollment code for a station (a new device, or a code that expired): the
-    credential it held until now ends, and its sockets close. Audited. Commits."""
+    credential it held until now ends, and its sockets close. An admin passes their
+    organisation: another's station is not found. Audited. Commits."""
     now = now or utcnow()
-    station = _load(station_id)
+    station = _load(station_id, organisation_id)
     code = _issue_code(station, now)
     station.token_hash = None
     station.enrolled_at = None
@@ -153,7 +176,7 @@ def reissue_code(station_id: int, by: audit.Actor, now: datetime | None = None) 
     audit.record(by, "station_reissue", detail={"station_id": station.id}, now=now)
     db.session.commit()
     authority.revoke(authority.Credential.station(station.id), "revoked")
-    announce_station(station.id)
+    announce_station(station.id, station.user.organisation_id)
     return code
 
 
@@ -195,7 +218,7 @@ def enroll_station(code: object, now: datetime | None = None) -> tuple[Station, 
         audit.Actor.station(station), "station_enroll", detail={"station_id": station.id}, now=now
     )
     db.session.commit()
-    announce_station(station.id)
+    announce_station(station.id, station.user.organisation_id)
     return station, token
 
 
@@ -231,11 +254,17 @@ def station_of_user(user_id: int) -> Station | None:
     return db.session.scalar(select(Station).where(Station.user_id == user_id))
 
 
-def revoke_station(station_id: int, by: audit.Actor, now: datetime | None = None) -> Station:
+def revoke_station(
+    station_id: int,
+    by: audit.Actor,
+    now: datetime | None = None,
+    organisation_id: int | None = None,
+) -> Station:
     """Revoke a station: its credential stops counting at once and its sockets close (here
-    now, on other processes at their next sweep). Audited. Commits."""
+    now, on other processes at their next sweep). An admin passes their organisation:
+    another's station is not found. Audited. Commits."""
     now = now or utcnow()
-    station = _load(station_id)
+    station = _load(station_id, organisation_id)
     if station.revoked_at is not None:
         raise Conflict("This station is already revoked.")
     station.revoked_at = now
@@ -245,7 +274,7 @@ def revoke_station(station_id: int, by: audit.Actor, now: datetime | None = None
     audit.record(by, "station_revoke", detail={"station_id": station.id}, now=now)
     db.session.commit()
     authority.revoke(authority.Credential.station(station.id), "revoked")
-    announce_station(station.id)
+    announce_station(station.id, station.user.organisation_id)
     return station
 
 
@@ -284,12 +313,9 @@ def touch_stations(ids: set[int], now: datetime | None = None, *, force: bool = 
         return
     db.session.commit()
     outbox = Outbox()
-    for station_id in touched:
-        outbox.add_call(
-            "station_updated",
-            STATIONS_ADMIN,
-            {"id": station_id, "online": True, "last_seen_at": iso(now)},
-        )
+    for station_id, organisation_id in _organisations_of(touched).items():
+        change = {"online": True, "last_seen_at": iso(now)}
+        _tell_admins(outbox, station_id, organisation_id, change)
     outbox.publish()
 
 
@@ -300,11 +326,9 @@ def station_went_offline(station_id: int, now: datetime | None = None) -> None:
     db.session.execute(update(Station).where(Station.id == station_id).values(last_seen_at=now))
     db.session.commit()
     outbox = Outbox()
-    outbox.add_call(
-        "station_updated",
-        STATIONS_ADMIN,
-        {"id": station_id, "online": False, "last_seen_at": iso(now)},
-    )
+    for organisation_id in _organisations_of([station_id]).values():
+        change = {"online": False, "last_seen_at": iso(now)}
+        _tell_admins(outbox, station_id, organisation_id, change)
     outbox.publish()
 
 
@@ -325,12 +349,18 @@ class StationRow:
         return dict(self.__dict__)
 
 
-def list_stations(now: datetime | None = None) -> list[StationRow]:
-    """Every station for the admin, by name: state, online (seen within
-    STATION_ONLINE_SECONDS), last seen and the verdict of its latest self-test."""
+def list_stations(organisation_id: int | None, now: datetime | None = None) -> list[StationRow]:
+    """The organisation's stations (None: every one, for the command line), by name:
+    state, online (seen within STATION_ONLINE_SECONDS), last seen and the verdict of its
+    latest self-test."""
     now = now or utcnow()
     online_within = timedelta(seconds=current_app.config["STATION_ONLINE_SECONDS"])
-    stations = db.session.scalars(select(Station).order_by(Station.name)).all()
+    query = select(Station).order_by(Station.name)
+    if organisation_id is not None:
+        query = query.join(User, User.id == Station.user_id).where(
+            User.organisation_id == organisation_id
+        )
+    stations = db.session.scalars(query).all()
     latest = latest_for_stations([s.id for s in stations])
     rows = []
     for s in stations:
@@ -361,11 +391,12 @@ def list_stations(now: datetime | None = None) -> list[StationRow]:
     return rows
 
 
-def station_listing(now: datetime | None = None) -> dict:
-    """What the admin's stations page shows: {now, online_seconds, stations: [rows]}."""
+def station_listing(organisation_id: int, now: datetime | None = None) -> dict:
+    """What an admin's stations page shows of their organisation's stations:
+    {now, online_seconds, stations: [rows]}."""
     now = now or utcnow()
     return {
         "now": iso(now),
         "online_seconds": current_app.config["STATION_ONLINE_SECONDS"],
-        "stations": [row.as_dict() for row in list_stations(now)],
+        "stations": [row.as_dict() for row in list_stations(organisation_id, now)],
     }

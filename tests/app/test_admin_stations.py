@@ -11,8 +11,9 @@ from app.extensions import db
 from app.models import Role, SelfTest
 from app.services import stations
 from app.services.audit import Actor
+from app.services.users import create_user
 from tests.app.helpers import assert_error
-from tests.conftest import Auth
+from tests.conftest import PASSWORD, Auth
 
 
 def csrf_of(client, path: str) -> str:
@@ -34,7 +35,7 @@ def create(client, name="Cart 3", site="Elm House"):
 
 def listing(app) -> dict:
     with app.app_context():
-        found = {s["name"]: s for s in stations.station_listing()["stations"]}
+        found = {s["name"]: s for s in stations.station_listing(None)["stations"]}
         db.session.rollback()
         return found
 
@@ -153,3 +154,47 @@ def test_an_admin_socket_hears_a_station_come_online_and_go_offline(
 
     heard = [e["args"][0] for e in admin.get_received() if e["name"] == "station_updated"]
     assert [(e["id"], e["online"]) for e in heard] == [(station_id, True), (station_id, False)]
+
+
+def test_an_admin_sees_hears_and_revokes_only_their_organisations_stations(
+    app, make_user, api, socket_client, other_organisation
+):
+    ours = make_user(Role.ADMIN)  # before a second organisation exists: the only one
+    harbour = other_organisation()
+    with app.app_context():
+        theirs, code = stations.create_station(
+            "Quay cart", "Quay", Actor.system(), organisation=harbour
+        )
+        theirs_id = theirs.id
+        create_user(
+            "admin@harbour.example", "Harbour Admin", "admin", PASSWORD, organisation=harbour
+        )
+    ours_socket = socket_client(auth={"token": api.token(ours)})
+    harbour_token = api.post(
+        "/tokens", json={"email": "admin@harbour.example", "password": PASSWORD}
+    )
+    harbour_socket = socket_client(auth={"token": harbour_token.get_json()["token"]})
+    browser = app.test_client()
+    Auth(browser).login(ours)
+
+    listed = api.get("/stations", api.token(ours)).get_json()["stations"]
+    page = browser.get("/admin/stations").get_data(as_text=True)
+    asked = browser.get(f"/admin/stations/{theirs_id}/revoke")
+    revoked = browser.post(
+        f"/admin/stations/{theirs_id}/revoke",
+        data={"csrf_token": csrf_of(browser, "/admin/stations")},
+    )
+    reissued = browser.post(
+        f"/admin/stations/{theirs_id}/code",
+        data={"csrf_token": csrf_of(browser, "/admin/stations")},
+    )
+    ours_socket.get_received(), harbour_socket.get_received()
+    token = api.post("/stations/enroll", json={"code": code}).get_json()["station_token"]
+    socket_client(auth={"token": token}).disconnect()
+
+    assert listed == [] and "Quay cart" not in page
+    assert (asked.status_code, revoked.status_code, reissued.status_code) == (404, 404, 404)
+    assert listing(app)["Quay cart"]["state"] == "enrolled"  # neither revoked nor re-issued
+    assert [e for e in ours_socket.get_received() if e["name"] == "station_updated"] == []
+    heard = [e["args"][0] for e in harbour_socket.get_received() if e["name"] == "station_updated"]
+    assert {e["id"] for e in heard} == {theirs_id} and len(heard) >= 2  # enrolled, online, offline

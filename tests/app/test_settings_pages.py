@@ -151,6 +151,19 @@ def test_links_that_are_not_https_are_refused_on_their_fields_and_kept_as_typed(
     assert room_of(app, team.provider) is None
 
 
+def test_a_link_with_a_control_character_is_refused_not_stored(app, team):
+    # PostgreSQL cannot store a NUL: before, the page was a 500 there.
+    client = signed_in(app, team.provider)
+
+    response = save_room(client, host_url=HOST_URL + "\x00", guest_url=GUEST_URL + "\n1")
+
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert error_for(page, "host_url") == "Enter an https:// link."
+    assert error_for(page, "guest_url") == "Enter an https:// link."
+    assert room_of(app, team.provider) is None
+
+
 def test_the_settings_form_needs_its_csrf_token(app, team):
     client = signed_in(app, team.provider)
 
