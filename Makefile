@@ -94,6 +94,7 @@ bench: setup bench/node/node_modules/.package-lock.json
 	$(BIN)/python -m bench.accept_path
 	$(BIN)/python -m bench.accept_path --database-url postgresql://127.0.0.1:5432/test --output bench/results/accept_path_postgresql.json
 	$(BIN)/python -m bench.request_alert_under_load
+	$(BIN)/python -m bench.directory_snapshot
 
 # The multi tier at the issue's sizes: 500 dashboards through nginx while an instance is
 # killed, 10,000 accept/decline/cancel races (tests/multi; `make test` runs short versions).
