@@ -62,7 +62,8 @@ def create_clinic(body: s.ClinicIn):
 @role_required(Role.ADMIN)
 @operation(s.UserOut, status=201, body=s.MemberIn, errors=(409,))
 def add_member(clinic_id: int, body: s.MemberIn):
-    """An admin adds a provider or scheduler (by email) to a clinic."""
+    """An admin adds a provider or scheduler (by email) to a clinic of their organisation."""
+    clinics.clinic_for(current_user, clinic_id)  # another organisation's is not found
     user = clinics.add_member(clinic_id, body.email or "")
     return jsonify(user_dict(user)), 201
 

@@ -165,6 +165,21 @@ def test_an_account_of_another_organisation_cannot_join_a_clinic(api, two):
     assert added.status_code == 201
 
 
+def test_an_admin_cannot_add_anyone_to_another_organisations_clinic(api, two):
+    theirs = api.post(
+        "/clinics",
+        api.token(two.their_admin),
+        json={"name": "Theirs", "organisation": "Harbour Health", "timezone": "UTC"},
+    ).get_json()
+
+    refused = api.post(
+        f"/clinics/{theirs['id']}/members", api.token(two.admin), json={"email": two.theirs.email}
+    )
+
+    assert refused.status_code == 404
+    assert refused.get_json()["error"]["message"] == "No such clinic."
+
+
 def test_moving_a_provider_leaves_the_old_clinics_and_closes_their_sockets(app, api, two):
     admin = api.token(two.admin)
     clinic = api.post(
