@@ -138,13 +138,17 @@ def stations_admin_room(organisation_id: int) -> str:
     return f"admin:stations:{organisation_id}"
 
 
+def add_station_update(outbox: Outbox, station_id: int, organisation_id: int, change: dict) -> None:
+    """Queue `station_updated` for the organisation's open admin stations pages."""
+    room = stations_admin_room(organisation_id)
+    outbox.add_call("station_updated", room, {"id": station_id, **change})
+
+
 def announce_station(station_id: int, organisation_id: int) -> None:
     """Tell the organisation's open admin stations pages that a station changed (they read
     the list again): after the commit that changed it (enrolled, revoked, a self-test…)."""
     outbox = Outbox()
-    outbox.add_call(
-        "station_updated", stations_admin_room(organisation_id), {"id": station_id, "changed": True}
-    )
+    add_station_update(outbox, station_id, organisation_id, {"changed": True})
     outbox.publish()
 
 

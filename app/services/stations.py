@@ -27,7 +27,7 @@ from app.limits import TooManyRequests, in_words, spend, wait_for
 from app.models import Role, Station, User
 from app.models.types import utcnow
 from app.realtime import authority
-from app.realtime.publish import Outbox, announce_station, stations_admin_room
+from app.realtime.publish import Outbox, add_station_update, announce_station
 from app.services import audit
 from app.services.errors import Conflict, Invalid, NotFound
 from app.services.organisations import organisation_named
@@ -89,11 +89,6 @@ def _organisations_of(station_ids: list[int]) -> dict[int, int]:
         .where(Station.id.in_(station_ids))
     ).all()
     return dict(rows)
-
-
-def _tell_admins(outbox: Outbox, station_id: int, organisation_id: int, change: dict) -> None:
-    room = stations_admin_room(organisation_id)
-    outbox.add_call("station_updated", room, {"id": station_id, **change})
 
 
 def station_by_name(name: object) -> Station | None:
@@ -315,7 +310,7 @@ def touch_stations(ids: set[int], now: datetime | None = None, *, force: bool = 
     outbox = Outbox()
     for station_id, organisation_id in _organisations_of(touched).items():
         change = {"online": True, "last_seen_at": iso(now)}
-        _tell_admins(outbox, station_id, organisation_id, change)
+        add_station_update(outbox, station_id, organisation_id, change)
     outbox.publish()
 
 
@@ -328,7 +323,7 @@ def station_went_offline(station_id: int, now: datetime | None = None) -> None:
     outbox = Outbox()
     for organisation_id in _organisations_of([station_id]).values():
         change = {"online": False, "last_seen_at": iso(now)}
-        _tell_admins(outbox, station_id, organisation_id, change)
+        add_station_update(outbox, station_id, organisation_id, change)
     outbox.publish()
 
 

@@ -16,6 +16,7 @@ from app.models.types import utcnow
 from app.realtime.publish import directory_stream
 from app.services.snapshots import requester_dashboard
 from config import Config
+from tests.conftest import Auth
 
 
 def directory_of(user) -> str:
@@ -175,3 +176,10 @@ def separate_app(database_url: str, instance_path: str, env=None, **overrides) -
 
 def _shallow_state(ext) -> dict:
     return {k: dict(v) if isinstance(v, dict) else v for k, v in vars(ext).items()}
+
+
+def browser_tab(app: Flask, socket_client, user):
+    """A signed-in browser tab: a Flask test client with a session, and its socket."""
+    browser = app.test_client()
+    Auth(browser).login(user)
+    return socket_client(flask_client=browser)

@@ -14,9 +14,8 @@ from app.models import Organisation, Role, Station, User
 from app.services.audit import Actor
 from app.services.stations import create_station
 from app.services.users import set_organisation
-from tests.app.helpers import directory_of
+from tests.app.helpers import browser_tab, directory_of
 from tests.app.test_pages import embedded
-from tests.conftest import Auth
 
 
 @pytest.fixture
@@ -40,9 +39,7 @@ def two(app, api, make_user, other_organisation, socket_client):
     theirs, their_requester, their_admin = map(moved, (theirs, their_requester, their_admin))
 
     def connect(user):
-        browser = app.test_client()
-        Auth(browser).login(user)
-        return socket_client(flask_client=browser)
+        return browser_tab(app, socket_client, user)
 
     return SimpleNamespace(
         ours=ours,

@@ -12,8 +12,7 @@ import pytest
 from app.extensions import socketio
 from app.models import Role
 from app.services import jobs
-from tests.app.helpers import directory_of, presence_of, set_last_seen, visit_rows
-from tests.conftest import Auth
+from tests.app.helpers import browser_tab, directory_of, presence_of, set_last_seen, visit_rows
 
 VERSIONED = {"request_created", "request_updated", "availability_changed", "visit_updated"}
 
@@ -25,10 +24,7 @@ def clinic(app, make_user, api, socket_client):
     requester = make_user(Role.REQUESTER, name="Station A")
 
     def connect(user):
-        """A signed-in browser tab: a Flask test client with a session, and its socket."""
-        browser = app.test_client()
-        Auth(browser).login(user)
-        return socket_client(flask_client=browser)
+        return browser_tab(app, socket_client, user)
 
     return SimpleNamespace(
         provider=provider,
