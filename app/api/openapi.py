@@ -4,19 +4,29 @@ schema (pydantic writes JSON Schema 2020-12, OpenAPI 3.1's own dialect).
 
 A rule under the API without an `@operation` is an error here, so a new route cannot go
 undocumented (tests/app/test_openapi.py builds the document).
+
+Who may call each operation (its `x-roles`, and a sentence in its description) is read from
+the view itself: the roles its `role_required` recorded, the contract's `public`, and
+whether a station may reach it (app.auth.access). Nothing here restates them, so the
+document cannot say other than what the server enforces (the tests call every operation
+with every role to hold it to that).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from typing import Any, get_args, get_origin
 
+from flask import current_app
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 from werkzeug.routing import Map, Rule
 
 from app.api.schemas import Error
 from app.api.spec import OPERATIONS, Operation
+from app.auth.access import STATION_BLUEPRINTS, STATION_ENDPOINTS
+from app.models import Role
 from app.models.types import MAX_ID
 
 PREFIX = "/api/v1"
@@ -37,8 +47,35 @@ ERRORS = {
 }
 
 
-def build_document(url_map: Map) -> dict:
-    """The document of every rule under /api/v1 (LookupError for one without a contract)."""
+# x-roles: the account roles, and these three (described in the document's info).
+ANYONE = "anyone"  # public: no sign-in
+STATION = "station"  # a kiosk station (a requester confined to a requester's own things)
+UNSTATED = "unstated"  # signed in, but no role_required: the view checks its caller itself
+
+CALLERS = (
+    "Each operation's `x-roles` lists who the server lets through, read from the route's "
+    "own checks: the account roles (admin, provider, requester, scheduler; all four for "
+    "any signed-in account), `station` where a kiosk station may call it too (a station is "
+    "refused, 403, everywhere else, even where requesters may call), `anyone` where no "
+    "sign-in is needed (security [] then), and `unstated` where the route checks its "
+    "caller itself instead of by role. The description ends with the same in words "
+    '("Who may call: providers."). A caller not listed gets 403 before anything is looked '
+    "up; one listed may still get 403 or 404 from the route's own checks (a visit's host, "
+    "a clinic's staff, records of the caller's organisation)."
+)
+REFUSED = "a station is refused (403)"
+PLURAL = {
+    Role.ADMIN.value: "admins",
+    Role.PROVIDER.value: "providers",
+    Role.REQUESTER.value: "requesters",
+    Role.SCHEDULER.value: "schedulers",
+    STATION: "stations",
+}
+
+
+def build_document(url_map: Map, views: Mapping[str, Callable] | None = None) -> dict:
+    """The document of every rule under /api/v1 (LookupError for one without a contract);
+    `views` (endpoint → view; the current app's by default) say who may call each."""
     rules = sorted(
         (r for r in url_map.iter_rules() if r.rule.startswith(PREFIX + "/")), key=lambda r: r.rule
     )
@@ -49,12 +86,14 @@ def build_document(url_map: Map) -> dict:
             raise LookupError(f"{rule.endpoint} ({rule.rule}) has no @operation")
         found.append((rule, contract))
     refs, schemas = _schemas([contract for _, contract in found])
+    views = current_app.view_functions if views is None else views
     paths: dict[str, dict] = {}
     for rule, contract in found:
         path, parameters = _path(rule)
+        who = callers(rule.endpoint, contract, views[rule.endpoint])
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             paths.setdefault(path, {})[method.lower()] = _operation(
-                rule, contract, parameters, refs
+                rule, contract, parameters, refs, who
             )
     return {
         "openapi": "3.1.0",
@@ -65,7 +104,8 @@ def build_document(url_map: Map) -> dict:
             "description": (
                 "The same services as the pages, for stations and integrations. Errors are "
                 'always {"error": {"code", "message", "fields"?}}. A caller with a session '
-                "cookie must send X-CSRFToken on state-changing calls; a bearer token needs none."
+                "cookie must send X-CSRFToken on state-changing calls; a bearer token needs none. "
+                + CALLERS
             ),
         },
         "servers": [{"url": PREFIX}],
@@ -120,14 +160,56 @@ def _path(rule: Rule) -> tuple[str, list[dict]]:
     return path.removeprefix(PREFIX), parameters
 
 
-def _operation(rule: Rule, contract: Operation, parameters: list[dict], refs: dict) -> dict:
+def callers(endpoint: str, contract: Operation, view: Callable) -> list[str]:
+    """The operation's x-roles: who gets past its role check and a station's confinement."""
+    roles = getattr(view, "required_roles", None)
+    if contract.public:
+        names = [ANYONE]
+    elif roles is None:
+        names = [UNSTATED]
+    else:
+        names = [role.value for role in Role if not roles or role in roles]
+    # The confinement of app.auth.access.confine_station, then the role check as a requester.
+    confined = endpoint in STATION_ENDPOINTS or endpoint.partition(".")[0] in STATION_BLUEPRINTS
+    if confined and (Role.REQUESTER.value in names or names == [UNSTATED]):
+        names.append(STATION)
+    return names
+
+
+def who_may_call(names: list[str]) -> str:
+    """x-roles in words: "Who may call: providers; a station is refused (403)." """
+    roles = [name for name in names if name != STATION]
+    station = STATION in names
+    if roles == [ANYONE]:
+        who = "anyone, without signing in"
+    elif roles == [UNSTATED]:
+        who = "whoever the route itself admits (it checks its caller without a role)"
+    elif roles == [role.value for role in Role]:
+        who = "any signed-in account"
+    else:
+        who = _and([PLURAL[name] for name in names])
+        return f"Who may call: {who}." if station else f"Who may call: {who}; {REFUSED}."
+    if station:
+        return f"Who may call: {who}, stations included."
+    if ANYONE in names:
+        return f"Who may call: {who}; a station presenting its credential is refused (403)."
+    return f"Who may call: {who}; {REFUSED}."
+
+
+def _and(words: list[str]) -> str:
+    return " and ".join([", ".join(words[:-1]), words[-1]]) if len(words) > 1 else words[0]
+
+
+def _operation(
+    rule: Rule, contract: Operation, parameters: list[dict], refs: dict, who: list[str]
+) -> dict:
     found: dict[str, Any] = {
         "operationId": rule.endpoint.partition(".")[2],
         "summary": contract.summary,
         "tags": [rule.rule.removeprefix(PREFIX + "/").split("/")[0]],
+        "x-roles": who,
     }
-    if contract.description:
-        found["description"] = contract.description
+    found["description"] = " ".join(filter(None, [contract.description, who_may_call(who)]))
     if contract.query is not None:
         parameters = parameters + _query(contract.query)
     if parameters:

@@ -57,7 +57,11 @@ def confine_station() -> None:
 
 
 def role_required(*roles: Role):
-    """Signed in (cookie or bearer) with one of `roles`; 401/redirect or 403 otherwise."""
+    """Signed in (cookie or bearer) with one of `roles` (any role when none is named);
+    401/redirect or 403 otherwise.
+
+    The view keeps `required_roles` (the roles named, () for any), so what it admits is
+    read from here, never restated: the API document's x-roles (app.api.openapi)."""
 
     def decorator(view):
         @wraps(view)
@@ -68,6 +72,7 @@ def role_required(*roles: Role):
                 abort(403, "Your account cannot do this.")
             return view(*args, **kwargs)
 
+        wrapped.required_roles = roles
         return wrapped
 
     return decorator

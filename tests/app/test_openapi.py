@@ -24,10 +24,14 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from app.api.openapi import PREFIX, build_document
+from app.api.openapi import ANYONE, PREFIX, STATION, UNSTATED, build_document, who_may_call
+from app.api.spec import OPERATIONS, Operation
+from app.auth.access import role_required
 from app.extensions import db
 from app.models import Role, User
-from app.services import tokens
+from app.models.types import MAX_ID
+from app.services import stations, tokens
+from app.services.audit import Actor
 from tests.app.helpers import assert_error
 
 # Examples per operation and caller: valid calls, and calls the document says are wrong
@@ -79,6 +83,149 @@ def test_each_operation_documents_its_errors_in_the_one_format(client):
     )
     assert book["security"] == [{"bearer": []}, {"session": []}]
     assert document["paths"]["/tokens"]["post"]["security"] == []
+
+
+# Who may call ------------------------------------------------------------------------------
+
+# The self-test routes check their caller with their own decorator (a guest from a link may
+# test too, and role_required admits only accounts), so the document cannot name roles for
+# them. Listed here so that a new route without role_required fails this test.
+CHECKED_BY_THEMSELVES = {"self_test_offer", "record_self_test", "latest_self_test"}
+REFUSALS = {"Your account cannot do this.", "A station cannot do this."}
+
+
+def _operations(document: dict):
+    for path, methods in document["paths"].items():
+        for method, operation in methods.items():
+            yield path, method.upper(), operation
+
+
+def test_every_operation_says_who_may_call_it(client):
+    document = client.get("/api/v1/openapi.json").get_json()
+    known = {role.value for role in Role} | {ANYONE, STATION, UNSTATED}
+    unstated = set()
+    for path, method, operation in _operations(document):
+        where = f"{method} {path}"
+        roles = operation["x-roles"]
+        assert roles and set(roles) <= known, where
+        assert operation["description"].endswith(who_may_call(roles)), where
+        if ANYONE in roles:
+            assert roles == [ANYONE] and operation["security"] == [], where
+        else:
+            assert operation["security"] == [{"bearer": []}, {"session": []}], where
+        if UNSTATED in roles:
+            unstated.add(operation["operationId"])
+    assert unstated == CHECKED_BY_THEMSELVES
+    assert "x-roles" in document["info"]["description"]
+    assert set(document["components"]["securitySchemes"]) == {"bearer", "session"}
+
+    def who(path, method):
+        operation = document["paths"][path][method]
+        return operation["x-roles"], operation["description"].rpartition("Who may call: ")[2]
+
+    assert who("/clinics", "post") == (["admin"], "admins; a station is refused (403).")
+    assert who("/requests", "post") == (["requester", "station"], "requesters and stations.")
+    assert who("/clinics", "get") == (
+        ["admin", "provider", "scheduler"],
+        "admins, providers and schedulers; a station is refused (403).",
+    )
+    assert who("/tokens", "get") == (
+        ["admin", "provider", "requester", "scheduler"],
+        "any signed-in account; a station is refused (403).",
+    )
+    assert who("/providers", "get")[0] == ["admin", "provider", "requester", "scheduler", STATION]
+    assert who("/tokens", "post") == (
+        [ANYONE],
+        "anyone, without signing in; a station presenting its credential is refused (403).",
+    )
+
+
+def test_who_may_call_is_read_from_the_routes_own_role_check(app, monkeypatch):
+    from flask import Flask
+
+    bare = Flask("bare")
+
+    @role_required(Role.SCHEDULER, Role.PROVIDER)
+    def planning():
+        return ""
+
+    bare.add_url_rule(PREFIX + "/planning", "api.planning", planning)
+    monkeypatch.setitem(OPERATIONS, "planning", Operation(returns=dict, summary="Planning"))
+    operation = build_document(bare.url_map, bare.view_functions)["paths"]["/planning"]["get"]
+    assert operation["x-roles"] == ["provider", "scheduler"]
+    assert operation["description"] == (
+        "Who may call: providers and schedulers; a station is refused (403)."
+    )
+
+
+def _fill(path: str, operation: dict, ids: dict, missing: bool) -> str:
+    """The path with each id of a real record (or, `missing`, of none) and enums' first."""
+    for parameter in operation.get("parameters", []):
+        if parameter["in"] != "path":
+            continue
+        name, schema = parameter["name"], parameter["schema"]
+        if "enum" in schema:
+            value = schema["enum"][0]
+        else:
+            value = MAX_ID if missing else ids.get(name, [1])[0]
+        path = path.replace("{" + name + "}", str(value))
+    return path
+
+
+def _station_token(app, api) -> str:
+    with app.app_context():
+        _, code = stations.create_station("Cart 3", "Elm House", Actor.system())
+    enrolled = api.post("/stations/enroll", json={"code": code})
+    assert enrolled.status_code == 201, enrolled.get_json()
+    return enrolled.get_json()["station_token"]
+
+
+def _fresh_token(app, user: User) -> str:
+    """A new token for `user`, active in their role again (a call may have revoked their
+    tokens or changed them)."""
+    with app.app_context():
+        row = db.session.get(User, user.id)
+        row.active, row.role = True, str(user.role)
+        db.session.commit()
+        token, _ = tokens.issue_token(row, "who may call")
+    return token
+
+
+def test_every_caller_the_document_does_not_list_is_refused_before_anything_else(
+    app, api, make_user
+):
+    """Each operation called by each role and by a station: those not in its x-roles get
+    the role check's 403, on real records and on missing ones alike (before a 404, a body
+    check or anything the route does); those listed are never refused by it."""
+    seeded = _seed(app, api, make_user)
+    users = {**seeded["users"], Role.SCHEDULER: make_user(Role.SCHEDULER)}
+    station = _station_token(app, api)
+    document = api.get("/openapi.json").get_json()
+    wrong, refused = [], 0
+    for path, method, operation in sorted(
+        _operations(document), key=lambda o: o[1] == "DELETE" or o[0].endswith(ENDINGS)
+    ):
+        listed = set(operation["x-roles"])
+        for caller in [*users, STATION]:
+            if caller == STATION or not listed & {ANYONE, UNSTATED}:
+                admitted = caller in listed
+            elif UNSTATED in listed:
+                continue  # the route decides which accounts it admits
+            else:
+                admitted = True  # anyone
+            for missing in (False, True):
+                url = _fill(path, operation, seeded["ids"], missing)
+                token = station if caller == STATION else _fresh_token(app, users[caller])
+                response = api.call(method, url, token, json={})
+                status = response.status_code
+                by_role = status == 403 and response.get_json()["error"]["message"] in REFUSALS
+                if by_role == admitted:
+                    wrong.append(
+                        f"{method} {url} as {caller}: {status} {response.get_data()[:100]}"
+                    )
+                refused += by_role
+    assert not wrong, "\n".join(wrong)
+    assert refused >= 200  # a few callers refused per operation, twice each
 
 
 def test_a_refused_body_keeps_its_message(api, make_user):
