@@ -7,8 +7,11 @@ connections opened and closed one after another through Flask-SocketIO's test cl
 Reports the median and mean CPU time of one connect (the thread's, from the kernel) and
 the queries it ran (a `before_cursor_execute` listener). `--requests N` first gives the
 station N requests on its screen (at most 2), so the requester's own snapshot is not empty.
+`--credential session` connects with a signed-in browser's session cookie instead of the
+token (the login form, then the socket with its cookie), `--who` as which demo account.
 
     python -m bench.connect_cost [--connects 300] [--requests 0] [--database-url URL]
+        [--credential token|session] [--who station@example.org]
 
 Writes bench/results/connect_cost.json (or --output). See BENCHMARKS.md section 2.
 """
@@ -70,40 +73,55 @@ def main(argv=None) -> dict:
     parser.add_argument("--connects", type=int, default=300)
     parser.add_argument("--requests", type=int, default=0)
     parser.add_argument("--database-url", help="default: a fresh SQLite file")
+    parser.add_argument("--credential", choices=["token", "session"], default="token")
+    parser.add_argument("--who", default=STATION, help="a demo account's email")
     parser.add_argument("--label", default="")
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
 
+    from app.cli import DEMO_PASSWORD
     from app.extensions import db, socketio
+    from app.services.snapshots import streams_for
     from app.services.tokens import issue_token
     from app.services.users import user_by_email
+    from tests.conftest import Auth
 
     folder = Path(tempfile.mkdtemp(prefix="connect-cost-"))
     database = args.database_url or f"sqlite:///{folder / 'bench.db'}"
     env = {"MAX_SOCKETS_PER_USER": "1000000"}
-    with separate_app(database, folder, env) as app, app.app_context():
-        upgrade()
-        app.test_cli_runner().invoke(args=["demo"])
-        populate(args.requests)
-        token, _ = issue_token(user_by_email(STATION))
-        db.session.remove()
+    with separate_app(database, folder, env) as app:
+        with app.app_context():
+            upgrade()
+            app.test_cli_runner().invoke(args=["demo"])
+            populate(args.requests)
+            who = user_by_email(args.who)
+            token, _ = issue_token(who)
+            expect = len(streams_for(who))
+            engine = db.engine
+            db.session.remove()
+        # No app context is held from here: each connect has its own, as on a server (a
+        # held one would share its database session and Flask-Login's user between them).
+        opened_with = {"auth": {"token": token}}
+        if args.credential == "session":
+            browser = app.test_client()
+            signed_in = Auth(browser).login(who, DEMO_PASSWORD)
+            assert signed_in.status_code == 302, signed_in.status_code
+            opened_with = {"flask_test_client": browser}
         queries = [0]
 
         def count(*_args, **_kwargs):
             queries[0] += 1
 
-        engine = db.engine
         event.listen(engine, "before_cursor_execute", count)
-        cpu, per_connect, snapshot_sizes = [], [], set()
+        cpu, per_connect = [], []
         for n in range(args.connects + 10):
             before_q = queries[0]
             start = time.thread_time()
-            client = socketio.test_client(app, auth={"token": token})
+            client = socketio.test_client(app, **opened_with)
             spent = time.thread_time() - start
             ran = queries[0] - before_q
             received = client.get_received()
-            assert client.is_connected() and len(received) == 2, received
-            snapshot_sizes.add(len(str(received)))
+            assert client.is_connected() and len(received) == expect, received
             client.disconnect()
             if n >= 10:  # the first ones warm SQLAlchemy's caches
                 cpu.append(spent * 1000)
@@ -113,14 +131,20 @@ def main(argv=None) -> dict:
         "benchmark": "connect_cost",
         "label": args.label,
         **provenance(),
-        "parameters": {"connects": args.connects, "requests": args.requests},
+        "parameters": {
+            "connects": args.connects,
+            "requests": args.requests,
+            "credential": args.credential,
+            "who": args.who,
+        },
         "cpu_ms_median": round(statistics.median(cpu), 3),
         "cpu_ms_mean": round(statistics.mean(cpu), 3),
         "queries_per_connect": statistics.median(per_connect),
     }
     print(
-        f"connect ({args.requests} open requests): CPU median {result['cpu_ms_median']} ms, "
-        f"mean {result['cpu_ms_mean']} ms, {result['queries_per_connect']} queries"
+        f"connect ({args.who}, {args.credential}, {args.requests} requests): "
+        f"CPU median {result['cpu_ms_median']} ms, mean {result['cpu_ms_mean']} ms, "
+        f"{result['queries_per_connect']} queries"
     )
     write_result(result, args.output)
     return result

@@ -61,11 +61,7 @@ def take_snapshots(user: User, streams: list[str]) -> list[dict]:
     reloading the user for each one (bench/connect_storm.py)."""
     # Versions first: the data read after them is at least that new, and events are
     # applied idempotently, so a newer event after the snapshot does no harm.
-    versions = dict(
-        db.session.execute(
-            select(StreamVersion.name, StreamVersion.version).where(StreamVersion.name.in_(streams))
-        ).all()
-    )
+    versions = dict(db.session.connection().execute(_versions_query(), {"names": streams}).all())
     snapshots = []
     expired = False
     for stream in streams:
@@ -91,29 +87,18 @@ def take_snapshots(user: User, streams: list[str]) -> list[dict]:
 def list_providers(organisation_id: int) -> list[dict]:
     """The organisation's active providers, by name (a directory's snapshot).
 
-    Read as rows, not ORM objects: every connecting dashboard reads it, and building a
-    User and its Services for each provider was 40% of the connect handler's time when
-    hundreds of dashboards reconnected at once (BENCHMARKS.md, kill -9)."""
-    scope = (
-        User.role == Role.PROVIDER,
-        User.active.is_(True),
-        User.organisation_id == organisation_id,
-    )
-    providers = {
-        row.id: provider_summary(row.id, row.name, row.available, [])
-        for row in db.session.execute(
-            select(User.id, User.name, User.available).where(*scope).order_by(User.name, User.id)
-        )
-    }
-    offered = db.session.execute(
-        select(provider_services.c.provider_id, Service.id, Service.name)
-        .join(Service, Service.id == provider_services.c.service_id)
-        .join(User, User.id == provider_services.c.provider_id)
-        .where(*scope)
-        .order_by(Service.name)
-    )
-    for provider_id, service_id, name in offered:
-        providers[provider_id]["services"].append({"id": service_id, "name": name})
+    Read as rows, not ORM objects, in one prepared statement: every connecting dashboard
+    reads it, and building a User and its Services for each provider was 40% of the
+    connect handler's time when hundreds of dashboards reconnected at once (BENCHMARKS.md,
+    kill -9)."""
+    providers: dict[int, dict] = {}
+    rows = db.session.connection().execute(_directory_query(), {"organisation_id": organisation_id})
+    for provider_id, name, available, service_id, service_name in rows:
+        listed = providers.get(provider_id)
+        if listed is None:
+            listed = providers[provider_id] = provider_summary(provider_id, name, available, [])
+        if service_id is not None:
+            listed["services"].append({"id": service_id, "name": service_name})
     return list(providers.values())
 
 
@@ -256,6 +241,32 @@ def _live_visit_dicts(user_id: int, role: str) -> list[dict]:
 
 # The statements are built once (building one costs more than running it on SQLite) and
 # are Core, not ORM: their rows are tuples, with no identity map or loader behind them.
+
+
+@functools.cache
+def _versions_query():
+    versions = StreamVersion.__table__
+    return select(versions.c.name, versions.c.version).where(
+        versions.c.name.in_(bindparam("names", expanding=True))
+    )
+
+
+@functools.cache
+def _directory_query():
+    """Each active provider of an organisation with each service they offer (a row with
+    no service for one who offers none), by provider name and then service name."""
+    users, services = User.__table__, Service.__table__
+    return (
+        select(users.c.id, users.c.name, users.c.available, services.c.id, services.c.name)
+        .outerjoin(provider_services, provider_services.c.provider_id == users.c.id)
+        .outerjoin(services, services.c.id == provider_services.c.service_id)
+        .where(
+            users.c.role == Role.PROVIDER.value,
+            users.c.active.is_(True),
+            users.c.organisation_id == bindparam("organisation_id"),
+        )
+        .order_by(users.c.name, users.c.id, services.c.name)
+    )
 
 
 @functools.cache

@@ -6,14 +6,14 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 
 from app.extensions import db
 from app.models import Participant, Role, Service, SessionRequest, User, Visit
 from app.models.types import utcnow
 from app.services.request_queue import queued_dicts
-from app.services.serialize import request_dict, visit_dict
-from app.services.snapshots import provider_dashboard, requester_dashboard
+from app.services.serialize import provider_dict, request_dict, visit_dict
+from app.services.snapshots import list_providers, provider_dashboard, requester_dashboard
 from app.services.visits import live_visits_for
 from clinicqueue import RequestState
 from clinicqueue.request import READ_UNTIL_DISMISSED
@@ -36,6 +36,19 @@ def orm_provider_dashboard(provider: User) -> dict:
         "requests": [request_dict(r) for r in pending],
         "sessions": [visit_dict(v) for v in live_visits_for(provider, "host")],
     }
+
+
+def orm_list_providers(organisation_id: int) -> list[dict]:
+    providers = db.session.scalars(
+        select(User)
+        .where(
+            User.role == Role.PROVIDER,
+            User.active.is_(True),
+            User.organisation_id == organisation_id,
+        )
+        .order_by(User.name, User.id)
+    ).all()
+    return [provider_dict(p) for p in providers]
 
 
 def orm_requester_dashboard(requester: User) -> dict:
@@ -65,6 +78,11 @@ def populate(make_user) -> tuple[list[int], list[int]]:
     wound = make_user(Role.PROVIDER, name="Dr. Wound", services=["Wound care"], available=True)
     plain = make_user(Role.PROVIDER, name="Dr. Plain", available=True)
     both = make_user(Role.PROVIDER, name="Dr. Both", services=["Wound care", "Check-in"])
+    # Two of one name (the id decides), one gone, and a requester are not listed twice.
+    make_user(Role.PROVIDER, name="Dr. Both", services=["Check-in"])
+    gone = make_user(Role.PROVIDER, name="Dr. Gone", services=["Check-in"])
+    db.session.execute(update(User).where(User.id == gone.id).values(active=False))
+    db.session.commit()
     providers = [wound, plain, both]
     requesters = [make_user(Role.REQUESTER, name=f"Station {n}") for n in range(4)]
     now = utcnow().replace(microsecond=0)
@@ -159,6 +177,10 @@ def as_sent(snapshot: dict) -> str:
 
 def test_rows_give_the_same_snapshots_as_the_orm(app, ctx, make_user):
     provider_ids, requester_ids = populate(make_user)
+    organisation_id = db.session.get(User, provider_ids[0]).organisation_id
+    directory = list_providers(organisation_id)
+    assert as_sent(directory) == as_sent(orm_list_providers(organisation_id))
+    assert len(directory) == 4 and sum(not p["services"] for p in directory) == 1
     seen_requests = seen_sessions = seen_places = 0
     for user_id in provider_ids:
         user = db.session.get(User, user_id)
