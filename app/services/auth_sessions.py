@@ -9,12 +9,14 @@ connections opened with it (app.realtime.authority).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm import joinedload
 
 from app.extensions import db
 from app.models import AuthSession, User
@@ -56,7 +58,7 @@ def resume_session(
     if not isinstance(secret, str) or not secret:
         return None, "unknown"
     now = now or utcnow()
-    row = db.session.scalar(select(AuthSession).where(AuthSession.secret_hash == digest(secret)))
+    row = db.session.scalar(_session_query(), {"secret_hash": digest(secret)})
     if row is None or str(row.user_id) != str(user_id):
         return None, "unknown"
     if row.ended_at is not None:
@@ -70,6 +72,18 @@ def resume_session(
         return None, "idle"
     touch_session(row, now)
     return row, None
+
+
+@functools.cache
+def _session_query():
+    """A session by its secret's hash, with its user in the same query and without the
+    services a provider offers (a query of their own otherwise): every page and socket
+    signed in with a cookie comes through here. Built once."""
+    return (
+        select(AuthSession)
+        .where(AuthSession.secret_hash == bindparam("secret_hash"))
+        .options(joinedload(AuthSession.user).lazyload(User.services))
+    )
 
 
 def touch_session(row: AuthSession, now: datetime | None = None) -> None:
