@@ -7,7 +7,9 @@ members belong to one organisation.
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import functools
+
+from sqlalchemy import Select, bindparam, select
 
 from app.extensions import db
 from app.models import Clinic, Organisation, Role, User, clinic_members
@@ -105,19 +107,23 @@ def clinic_for(user: User, clinic_id: int) -> Clinic:
     return clinic
 
 
-def home_clinic_staff(user_id: int) -> tuple[int | None, set[int]]:
-    """The clinic whose schedule shows a provider's on-demand sessions (their first), and
-    everyone in it (its schedule tells staff from patients): one query."""
+@functools.cache
+def _home_clinic_staff_statement() -> Select:
+    """Built once (every accept runs it): SQLAlchemy reuses its cache key and compiled form."""
     home = (
         select(clinic_members.c.clinic_id)
-        .where(clinic_members.c.user_id == user_id)
+        .where(clinic_members.c.user_id == bindparam("user_id"))
         .order_by(clinic_members.c.clinic_id)
         .limit(1)
         .scalar_subquery()
     )
-    rows = db.session.execute(
-        select(clinic_members.c.clinic_id, clinic_members.c.user_id).where(
-            clinic_members.c.clinic_id == home
-        )
-    ).all()
+    return select(clinic_members.c.clinic_id, clinic_members.c.user_id).where(
+        clinic_members.c.clinic_id == home
+    )
+
+
+def home_clinic_staff(user_id: int) -> tuple[int | None, set[int]]:
+    """The clinic whose schedule shows a provider's on-demand sessions (their first), and
+    everyone in it (its schedule tells staff from patients): one query."""
+    rows = db.session.execute(_home_clinic_staff_statement(), {"user_id": user_id}).all()
     return (rows[0].clinic_id if rows else None), {row.user_id for row in rows}

@@ -9,11 +9,12 @@ moves updated_at, so the moment of the answer is lost).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Select, and_, bindparam, or_, select
 
 from app.extensions import db
 from app.models import SessionRequest
@@ -85,18 +86,35 @@ def queued_dict(req: SessionRequest, now: datetime | None = None) -> dict:
     return queued_dicts([req], now)[0]
 
 
+@functools.cache
+def _anyone_waiting_statement() -> Select:
+    return select(SessionRequest.id).where(*_pending_to(bindparam("provider_id"))).limit(1)
+
+
+@functools.cache
+def _queue_statement() -> Select:
+    """The pending requests to :provider_id with their people, read afresh. Built once: every
+    answer to a request runs it (SQLAlchemy then reuses its cache key and compiled form)."""
+    return (
+        select(SessionRequest)
+        .where(*_pending_to(bindparam("provider_id")))
+        .options(*REQUEST_PEOPLE)
+        .execution_options(populate_existing=True)
+    )
+
+
 def announce_queue(outbox: Outbox, provider_id: int, now: datetime) -> None:
     """Tell every requester still waiting for the provider their place and estimate, after a
     request to them stopped waiting (answered, withdrawn or expired). One query reads the
     queue with its rows; the history is a second."""
-    pending = db.session.scalars(
-        select(SessionRequest)
-        .where(*_pending_to(provider_id))
-        .options(*REQUEST_PEOPLE)
-        .execution_options(populate_existing=True)
-    ).all()
+    params = {"provider_id": provider_id}
+    # Most answers leave nobody waiting: a plain indexed look first, so that they skip
+    # setting up the ORM's loading of the queue's rows and people (and the history).
+    if db.session.execute(_anyone_waiting_statement(), params).first() is None:
+        return
+    pending = db.session.scalars(_queue_statement(), params).all()
     if not pending:
-        return  # nobody is waiting: no history to read
+        return  # answered or withdrawn since the look
     places = _places(pending, provider_id, now)
     for req in pending:
         outbox.add(

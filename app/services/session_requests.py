@@ -7,12 +7,14 @@ others get Conflict with the state that beat them.
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from enum import Enum
 
 from flask import current_app
-from sqlalchemy import or_, select, update
+from sqlalchemy import Insert, Select, Update, bindparam, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.extensions import db
@@ -62,8 +64,24 @@ def _announce(outbox: Outbox, req: SessionRequest, now: datetime) -> None:
     announce_queue(outbox, req.provider_id, now)
 
 
+# The statements every answer runs are built once (functools.cache), with bound
+# parameters: SQLAlchemy then finds each one's compiled form by a cache key it has already
+# computed, instead of building the statement and its key again on every call.
+
+
+@functools.cache
+def _load_statement() -> Select:
+    """A request with its people (REQUEST_PEOPLE), read afresh even if the session has it."""
+    return (
+        select(SessionRequest)
+        .where(SessionRequest.id == bindparam("request_id"))
+        .options(*REQUEST_PEOPLE)
+        .execution_options(populate_existing=True)
+    )
+
+
 def _load(request_id: int) -> SessionRequest:
-    req = db.session.get(SessionRequest, request_id, populate_existing=True, options=REQUEST_PEOPLE)
+    req = db.session.scalars(_load_statement(), {"request_id": request_id}).first()
     if req is None:
         raise NotFound("No such request.")
     return req
@@ -87,22 +105,33 @@ def _check(req: SessionRequest, action: RequestAction, now: datetime):
         raise _conflict(req.id) from None
 
 
+@functools.cache
+def _transition_statement(columns: tuple[str, ...]) -> Update:
+    """UPDATE session_requests SET <columns> WHERE id = :request_id AND state = :from_state,
+    on the table itself (the ORM's bulk-update path adds nothing here: the caller sets what
+    it wrote on the loaded request)."""
+    table = SessionRequest.__table__
+    return (
+        update(table)
+        .where(table.c.id == bindparam("request_id"), table.c.state == bindparam("from_state"))
+        .values({name: bindparam(f"set_{name}", type_=table.c[name].type) for name in columns})
+    )
+
+
 def _apply(req: SessionRequest, action: RequestAction, now: datetime, **values) -> SessionRequest:
     """Check the move with the domain, then make it as one conditional update."""
     outcome = _check(req, action, now)
     values = {"state": outcome.state, "updated_at": now, **values}
-    result = db.session.execute(
-        update(SessionRequest)
-        .where(SessionRequest.id == req.id, SessionRequest.state == req.state)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
+    values = {key: v.value if isinstance(v, Enum) else v for key, v in values.items()}
+    params = {f"set_{key}": value for key, value in values.items()}
+    params.update(request_id=req.id, from_state=req.state)
+    result = db.session.execute(_transition_statement(tuple(values)), params)
     if result.rowcount != 1:
         raise _conflict(req.id)
     # The row is now exactly what was loaded plus these values (the update matched it in
     # the state it was loaded in, and holds its lock): no need to read it again.
     for key, value in values.items():
-        set_committed_value(req, key, value.value if isinstance(value, Enum) else value)
+        set_committed_value(req, key, value)
     return req
 
 
@@ -242,26 +271,11 @@ def accept_request(provider: User, request_id: int, now: datetime | None = None)
     req = _own_request(provider, request_id)
     _check(req, RequestAction.ACCEPT, now)
     clinic_id, staff_ids = home_clinic_staff(req.provider_id)
-    visit = Visit(
-        source=VisitSource.REQUEST,
-        state=VisitState.OPEN,
-        host_id=req.provider_id,
-        service_id=req.service_id,
-        # On the provider's clinic schedule (Live clinic list), when they have a clinic.
-        clinic_id=clinic_id,
-        created_at=now,
-        participants=[
-            Participant(user_id=req.provider_id, role="host", presence="absent", updated_at=now),
-            Participant(
-                user_id=req.requester_id, role="patient", presence="absent", updated_at=now
-            ),
-        ],
-    )
-    db.session.add(visit)
-    db.session.flush()
     # The visit is written first so that the one conditional update both accepts and links
     # it; when another answer won the race, the rollback takes the visit away again.
-    req = _apply(req, RequestAction.ACCEPT, now, visit_id=visit.id)
+    visit_row, participant_rows = _insert_visit(req, clinic_id, now)
+    req = _apply(req, RequestAction.ACCEPT, now, visit_id=visit_row["id"])
+    visit = _visit_as_written(req, visit_row, participant_rows)
     outbox = Outbox()
     _announce(outbox, req, now)
     summary = visit_dict(visit)
@@ -275,6 +289,74 @@ def accept_request(provider: User, request_id: int, now: datetime | None = None)
     observe_accept(asked_at, now)
     outbox.publish()
     return req
+
+
+@functools.cache
+def _insert_statement(table) -> Insert:
+    """INSERT of one row or many, handing back every column as written (defaults too),
+    in the order the rows were given."""
+    return insert(table).returning(*table.c, sort_by_parameter_order=True)
+
+
+def _insert_visit(req: SessionRequest, clinic_id: int | None, now: datetime):
+    """Write the request's visit and its two participants (host and patient) with two
+    INSERTs, on the tables themselves: the ORM's unit of work was the dearest part of an
+    accept, and an accept writes these rows and nothing else. Returns the rows written."""
+    visit_row = (
+        db.session.execute(
+            _insert_statement(Visit.__table__),
+            {
+                "source": VisitSource.REQUEST.value,
+                "state": VisitState.OPEN.value,
+                "host_id": req.provider_id,
+                "service_id": req.service_id,
+                # On the provider's clinic schedule (Live clinic list), when they have one.
+                "clinic_id": clinic_id,
+                "created_at": now,
+            },
+        )
+        .mappings()
+        .one()
+    )
+    people = ((req.provider_id, "host"), (req.requester_id, "patient"))
+    participant_rows = (
+        db.session.execute(
+            _insert_statement(Participant.__table__),
+            [
+                {
+                    "visit_id": visit_row["id"],
+                    "user_id": user_id,
+                    "role": role,
+                    "presence": "absent",
+                    "updated_at": now,
+                }
+                for user_id, role in people
+            ],
+        )
+        .mappings()
+        .all()
+    )
+    return visit_row, participant_rows
+
+
+def _visit_as_written(req: SessionRequest, visit_row, participant_rows) -> Visit:
+    """The visit just inserted, as the session would have loaded it: every column from the
+    rows the INSERTs returned, its host, service and participants' people from the request
+    already loaded (anything else would be read on first use, like any loaded object)."""
+    people = {req.provider_id: req.provider, req.requester_id: req.requester}
+    participants = []
+    for row in participant_rows:
+        participant = Participant(**row)
+        make_transient_to_detached(participant)
+        set_committed_value(participant, "user", people[row["user_id"]])
+        participants.append(participant)
+    visit = Visit(**visit_row)
+    make_transient_to_detached(visit)
+    set_committed_value(visit, "host", req.provider)
+    set_committed_value(visit, "service", req.service)
+    set_committed_value(visit, "participants", participants)
+    db.session.add(visit)  # with its participants: persistent, nothing left to write
+    return visit
 
 
 def _commit_as_written() -> None:

@@ -4,12 +4,13 @@ Socket.IO connections opened with it (app.realtime.authority)."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import delete, select
+from sqlalchemy import Select, bindparam, delete, select
 from sqlalchemy.orm import joinedload
 
 from app.extensions import db
@@ -47,17 +48,23 @@ def issue_token(
     return token, row
 
 
+@functools.cache
+def _token_statement() -> Select:
+    """A token row by :digest with its user in the same query, without the services a
+    provider offers: every API call comes through here, and almost none of them shows those.
+    Built once, so SQLAlchemy reuses its cache key and compiled form on every call."""
+    return (
+        select(ApiToken)
+        .where(ApiToken.token_hash == bindparam("digest"))
+        .options(joinedload(ApiToken.user).lazyload(User.services))
+    )
+
+
 def token_row(token: object, now: datetime | None = None) -> ApiToken | None:
     """The live token row for a bearer token (its user active), or None."""
     if not isinstance(token, str) or not token or len(token) > 256:
         return None
-    # Its user in the same query, without the services a provider offers: every API call
-    # comes through here, and almost none of them shows those.
-    row = db.session.scalar(
-        select(ApiToken)
-        .where(ApiToken.token_hash == _digest(token))
-        .options(joinedload(ApiToken.user).lazyload(User.services))
-    )
+    row = db.session.scalar(_token_statement(), {"digest": _digest(token)})
     if row is None or row.expires_at <= (now or utcnow()) or not row.user.active:
         return None
     return row
