@@ -25,7 +25,7 @@ from werkzeug.routing import Map, Rule
 
 from app.api.schemas import Error
 from app.api.spec import OPERATIONS, Operation
-from app.auth.access import STATION_BLUEPRINTS, STATION_ENDPOINTS
+from app.auth.access import station_may_reach
 from app.models import Role
 from app.models.types import MAX_ID
 
@@ -51,12 +51,14 @@ ERRORS = {
 ANYONE = "anyone"  # public: no sign-in
 STATION = "station"  # a kiosk station (a requester confined to a requester's own things)
 UNSTATED = "unstated"  # signed in, but no role_required: the view checks its caller itself
+GUEST = "guest"  # a patient or guest admitted by their visit link (no account)
 
 CALLERS = (
     "Each operation's `x-roles` lists who the server lets through, read from the route's "
     "own checks: the account roles (admin, provider, requester, scheduler; all four for "
     "any signed-in account), `station` where a kiosk station may call it too (a station is "
-    "refused, 403, everywhere else, even where requesters may call), `anyone` where no "
+    "refused, 403, everywhere else, even where requesters may call), `guest` where a patient "
+    "or guest who came in by their visit link may call it too, `anyone` where no "
     "sign-in is needed (security [] then), and `unstated` where the route checks its "
     "caller itself instead of by role. The description ends with the same in words "
     '("Who may call: providers."). A caller not listed gets 403 before anything is looked '
@@ -170,30 +172,33 @@ def callers(endpoint: str, contract: Operation, view: Callable) -> list[str]:
     else:
         names = [role.value for role in Role if not roles or role in roles]
     # The confinement of app.auth.access.confine_station, then the role check as a requester.
-    confined = endpoint in STATION_ENDPOINTS or endpoint.partition(".")[0] in STATION_BLUEPRINTS
-    if confined and (Role.REQUESTER.value in names or names == [UNSTATED]):
+    if getattr(view, "admits_guests", False):
+        names.append(GUEST)
+    if station_may_reach(endpoint) and (Role.REQUESTER.value in names or names == [UNSTATED]):
         names.append(STATION)
     return names
 
 
 def who_may_call(names: list[str]) -> str:
     """x-roles in words: "Who may call: providers; a station is refused (403)." """
-    roles = [name for name in names if name != STATION]
-    station = STATION in names
-    if roles == [ANYONE]:
-        who = "anyone, without signing in"
-    elif roles == [UNSTATED]:
-        who = "whoever the route itself admits (it checks its caller without a role)"
-    elif roles == [role.value for role in Role]:
-        who = "any signed-in account"
-    else:
-        who = _and([PLURAL[name] for name in names])
-        return f"Who may call: {who}." if station else f"Who may call: {who}; {REFUSED}."
-    if station:
-        return f"Who may call: {who}, stations included."
+    roles = [name for name in names if name not in (STATION, GUEST)]
+    phrase = {
+        ANYONE: "anyone, without signing in",
+        UNSTATED: "whoever the route itself admits (it checks its caller without a role)",
+    }.get(roles[0])
+    if roles == [role.value for role in Role]:
+        phrase = "any signed-in account"
+    parts = [phrase] if phrase else [PLURAL[name] for name in roles]
+    if GUEST in names:
+        parts.append("patients and guests by their link")
+    if STATION in names:
+        if phrase or GUEST in names:
+            return f"Who may call: {_and(parts)}, stations included."
+        parts.append(PLURAL[STATION])
+        return f"Who may call: {_and(parts)}."
     if ANYONE in names:
-        return f"Who may call: {who}; a station presenting its credential is refused (403)."
-    return f"Who may call: {who}; {REFUSED}."
+        return f"Who may call: {_and(parts)}; a station presenting its credential is refused (403)."
+    return f"Who may call: {_and(parts)}; {REFUSED}."
 
 
 def _and(words: list[str]) -> str:

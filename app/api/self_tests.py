@@ -45,7 +45,9 @@ def _limit_key() -> str:
 
 
 def _caller_required(view):
-    """401 for a call from nobody (before its body is read)."""
+    """401 for a call from nobody (before its body is read). Any account, a station, or a
+    patient or guest by their link may test: the API document reads that from the view's
+    `required_roles` (any role) and `admits_guests`."""
 
     @wraps(view)
     def checked(*args, **kwargs):
@@ -53,6 +55,8 @@ def _caller_required(view):
             return respond(401, "unauthorized", "Sign in, open your link, or send a bearer token.")
         return view(*args, **kwargs)
 
+    checked.required_roles = ()
+    checked.admits_guests = True
     return checked
 
 

@@ -24,7 +24,15 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from app.api.openapi import ANYONE, PREFIX, STATION, UNSTATED, build_document, who_may_call
+from app.api.openapi import (
+    ANYONE,
+    GUEST,
+    PREFIX,
+    STATION,
+    UNSTATED,
+    build_document,
+    who_may_call,
+)
 from app.api.spec import OPERATIONS, Operation
 from app.auth.access import role_required
 from app.extensions import db
@@ -87,10 +95,11 @@ def test_each_operation_documents_its_errors_in_the_one_format(client):
 
 # Who may call ------------------------------------------------------------------------------
 
-# The self-test routes check their caller with their own decorator (a guest from a link may
-# test too, and role_required admits only accounts), so the document cannot name roles for
-# them. Listed here so that a new route without role_required fails this test.
-CHECKED_BY_THEMSELVES = {"self_test_offer", "record_self_test", "latest_self_test"}
+# The self-test routes check their caller with their own decorator, which admits any account
+# and also a patient or guest by their link (role_required admits only accounts); it says so
+# on the view, and the document lists `guest`. No route is left `unstated`: a new route
+# without role_required fails this test.
+OPEN_TO_GUESTS = {"self_test_offer", "record_self_test", "latest_self_test"}
 REFUSALS = {"Your account cannot do this.", "A station cannot do this."}
 
 
@@ -102,8 +111,8 @@ def _operations(document: dict):
 
 def test_every_operation_says_who_may_call_it(client):
     document = client.get("/api/v1/openapi.json").get_json()
-    known = {role.value for role in Role} | {ANYONE, STATION, UNSTATED}
-    unstated = set()
+    known = {role.value for role in Role} | {ANYONE, STATION, GUEST}
+    guests = set()
     for path, method, operation in _operations(document):
         where = f"{method} {path}"
         roles = operation["x-roles"]
@@ -113,9 +122,9 @@ def test_every_operation_says_who_may_call_it(client):
             assert roles == [ANYONE] and operation["security"] == [], where
         else:
             assert operation["security"] == [{"bearer": []}, {"session": []}], where
-        if UNSTATED in roles:
-            unstated.add(operation["operationId"])
-    assert unstated == CHECKED_BY_THEMSELVES
+        if GUEST in roles:
+            guests.add(operation["operationId"])
+    assert guests == OPEN_TO_GUESTS
     assert "x-roles" in document["info"]["description"]
     assert set(document["components"]["securitySchemes"]) == {"bearer", "session"}
 
@@ -137,6 +146,10 @@ def test_every_operation_says_who_may_call_it(client):
     assert who("/tokens", "post") == (
         [ANYONE],
         "anyone, without signing in; a station presenting its credential is refused (403).",
+    )
+    assert who("/self-tests", "post") == (
+        ["admin", "provider", "requester", "scheduler", GUEST, STATION],
+        "any signed-in account and patients and guests by their link, stations included.",
     )
 
 
