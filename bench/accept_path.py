@@ -33,12 +33,15 @@ Prints a table and writes bench/results/accept_path.json (or --output).
 from __future__ import annotations
 
 import argparse
+import http.client
+import json
 import os
 import statistics
 import tempfile
 import threading
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import requests
 
@@ -73,6 +76,44 @@ class Caller:
         if r.status_code != expect:
             raise RuntimeError(f"POST {path}: {r.status_code} {r.text[:300]}")
         return r.json() if r.content else {}
+
+
+class RawCaller:
+    """The same calls on one http.client connection (keep-alive): a fraction of the client
+    CPU of requests, whose cost per call the 50 providers' threads otherwise take from the
+    cores the server runs on."""
+
+    def __init__(self, base: str, token: str):
+        url = urlsplit(base)
+        self.address = (url.hostname, url.port)
+        self.headers = {"Authorization": f"Bearer {token}"}
+        self.connection: http.client.HTTPConnection | None = None
+
+    def post(self, path: str, body: dict | None = None, expect: int = 200) -> dict:
+        data = json.dumps(body).encode() if body is not None else b""
+        headers = {**self.headers, "Content-Type": "application/json"} if data else self.headers
+        for attempt in (1, 2):
+            reused = self.connection is not None
+            if not reused:
+                self.connection = http.client.HTTPConnection(*self.address, timeout=TIMEOUT)
+            try:
+                self.connection.request("POST", "/api/v1" + path, body=data, headers=headers)
+                response = self.connection.getresponse()
+                raw = response.read()
+                break
+            except (http.client.RemoteDisconnected, ConnectionError):
+                # The server closed the idle keep-alive connection (its read timeout)
+                # before this request reached it: once more on a new one.
+                self.connection.close()
+                self.connection = None
+                if not reused or attempt == 2:
+                    raise
+        if response.status != expect:
+            raise RuntimeError(f"POST {path}: {response.status} {raw[:300]!r}")
+        return json.loads(raw) if raw else {}
+
+
+CLIENTS = {"requests": Caller, "http.client": RawCaller}
 
 
 def ask(requester: Caller, provider_id: int) -> int:
@@ -172,7 +213,14 @@ def summary(samples: list[float]) -> dict:
     }
 
 
-def run(servers: list[LiveServer], crowd: Crowd, rounds: int, single: int, warmup: int) -> dict:
+def run(
+    servers: list[LiveServer],
+    crowd: Crowd,
+    rounds: int,
+    single: int,
+    warmup: int,
+    Caller=Caller,  # noqa: N803 (a class)
+) -> dict:
     """Provider i and its requester call instance i mod len(servers)."""
     urls = [servers[i % len(servers)].url for i in range(len(crowd.providers))]
     providers = [Caller(url, p.token) for url, p in zip(urls, crowd.providers, strict=True)]
@@ -248,6 +296,12 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument(
         "--instances", type=int, default=1, help="web instances on one database and Redis"
     )
+    parser.add_argument(
+        "--client",
+        choices=sorted(CLIENTS),
+        default="requests",
+        help="the providers' HTTP client (http.client: less client CPU on shared cores)",
+    )
     parser.add_argument("--label", default="", help="stored with the result")
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
@@ -258,7 +312,9 @@ def main(argv: list[str] | None = None) -> dict:
         servers, redis = start_servers(Path(workdir), args)
         try:
             crowd = make_crowd(servers[0], args.providers)
-            measured = run(servers, crowd, args.rounds, args.single, args.warmup)
+            measured = run(
+                servers, crowd, args.rounds, args.single, args.warmup, CLIENTS[args.client]
+            )
         finally:
             stop_servers(servers, redis)
 
@@ -270,6 +326,7 @@ def main(argv: list[str] | None = None) -> dict:
         "providers": args.providers,
         "rounds": args.rounds,
         "instances": args.instances,
+        "client": args.client,
         **measured,
         "async_mode": args.async_mode,
         "database": "postgresql" if args.database_url else "sqlite",
