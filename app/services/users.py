@@ -3,6 +3,11 @@
 Deactivation and a role change take effect at once everywhere: deactivation ends the
 user's sessions and revokes their tokens, and both close the user's open Socket.IO
 connections (app.realtime.authority), on every web instance.
+
+A change to who the providers of an organisation are (one created, deactivated or
+activated again, a role changed to or from provider, a provider moved to another
+organisation) advances that organisation's directory stream with `stream_changed`, so open
+dashboards read the list again instead of showing who is no longer there.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from app.extensions import db
 from app.models import Clinic, Role, Service, User, clinic_members
 from app.models.types import utcnow
 from app.realtime import authority
+from app.realtime.publish import Outbox, directory_stream
 from app.services.auth_sessions import end_user_sessions
 from app.services.availability import set_availability
 from app.services.errors import Invalid, NotFound
@@ -68,14 +74,34 @@ def create_user(
         role=role,
         password_hash=hash_password(password),
         organisation_id=home.id,
+        active=True,
     )
     if services:
         if role != Role.PROVIDER:
             raise Invalid("Only providers offer services.", fields={"services": "Not a provider."})
         user.services = [_service_named(s) for s in services]
     db.session.add(user)
+    outbox = _directories_changed(None, _listed_in(user))
     db.session.commit()
+    outbox.publish()
     return user
+
+
+def _listed_in(user: User) -> int | None:
+    """The organisation whose directory lists this account (an active provider), or None."""
+    return user.organisation_id if user.role == Role.PROVIDER and user.active else None
+
+
+def _directories_changed(before: int | None, after: int | None) -> Outbox:
+    """Where the account was listed before a change and where after it: when they differ,
+    `stream_changed` on each of those directories, stamped in the open transaction (publish
+    the outbox after the commit)."""
+    outbox = Outbox()
+    if before != after:
+        for organisation_id in sorted({before, after} - {None}):
+            outbox.add("stream_changed", directory_stream(organisation_id), {})
+        outbox.stamp()
+    return outbox
 
 
 def _service_named(name: str) -> Service:
@@ -124,12 +150,15 @@ def deactivate_user(user_id: int, now: datetime | None = None) -> User:
     whatever was waiting for them. Commits."""
     now = now or utcnow()
     user = _load(user_id)
+    listed = _listed_in(user)
     if user.available:
         set_availability(user, False, now)
     db.session.execute(update(User).where(User.id == user.id).values(active=False))
     end_user_sessions(user.id, "deactivated", now)
     delete_user_tokens(user.id)
+    outbox = _directories_changed(listed, None)
     db.session.commit()
+    outbox.publish()
     authority.revoke(authority.Credential.of_user(user.id), "deactivated")
     return _load(user.id)
 
@@ -137,8 +166,11 @@ def deactivate_user(user_id: int, now: datetime | None = None) -> User:
 def activate_user(user_id: int) -> User:
     """Let a deactivated account sign in again (with new sessions and tokens). Commits."""
     user = _load(user_id)
+    listed = _listed_in(user)
     user.active = True
+    outbox = _directories_changed(listed, _listed_in(user))
     db.session.commit()
+    outbox.publish()
     return user
 
 
@@ -153,8 +185,11 @@ def set_role(user_id: int, role: str) -> User:
     if user.role == Role.PROVIDER and user.available:
         set_availability(user, False)
         user = _load(user_id)
+    listed = _listed_in(user)
     user.role = role
+    outbox = _directories_changed(listed, _listed_in(user))
     db.session.commit()
+    outbox.publish()
     authority.revoke(authority.Credential.of_user(user.id), "role_changed")
     return user
 
@@ -176,8 +211,11 @@ def set_organisation(user_id: int, organisation: str) -> User:
             clinic_members.c.user_id == user.id, clinic_members.c.clinic_id.in_(elsewhere)
         )
     )
+    listed = _listed_in(user)
     user.organisation_id = home.id
+    outbox = _directories_changed(listed, _listed_in(user))
     db.session.commit()
+    outbox.publish()
     authority.revoke(authority.Credential.of_user(user.id), "organisation_changed")
     return user
 

@@ -97,7 +97,7 @@ def test_provider_gets_a_snapshot_of_each_stream_on_connect(clinic, api):
     mine = got[f"provider:{clinic.provider.id}"]
     assert mine["version"] == 1  # one request_created so far
     assert [r["id"] for r in mine["data"]["requests"]] == [request_id]
-    assert got[directory_of(clinic.provider)]["version"] == 0
+    assert got[directory_of(clinic.provider)]["version"] == 1  # the provider was listed
     assert got[directory_of(clinic.provider)]["data"]["providers"][0]["id"] == clinic.provider.id
 
 
@@ -501,6 +501,7 @@ def participant_id_of(sock, visit_id: int) -> int:
 
 def test_signal_from_someone_outside_the_call_is_refused(clinic, call, make_user):
     stranger = clinic.connect(make_user(Role.PROVIDER))
+    call.patient.get_received()  # the directory's news of the new provider
 
     ack = stranger.emit(
         "signal",

@@ -114,6 +114,11 @@ class Clinic:
     def provider_id(self, who: str) -> int:
         return self.server.provider_id(self.token(who), NAMES[who])
 
+    def forget(self, who: str) -> None:
+        """Drop the person's token and signed-in session (after their deactivation ended them)."""
+        self._tokens.pop(who, None)
+        self._sessions.pop(who, None)
+
     def set_available(self, who: str, available: bool) -> None:
         self.api(who, "PUT", "/providers/me/availability", {"available": available})
 

@@ -126,6 +126,25 @@ def tapped(page: Page) -> SocketTap:
 # 1. An unavailable provider cannot be asked, and can be again the moment they return.
 
 
+def test_a_deactivated_provider_leaves_the_open_dashboards_and_returns_when_activated(
+    people, clinic
+):
+    requester = people.login("station")
+    gone = provider_card(requester, "Dr. Ben Lindqvist")
+    expect(gone).to_be_visible()
+    lindqvist = clinic.provider_id("lindqvist")
+
+    try:
+        clinic.api("admin", "PATCH", f"/users/{lindqvist}", {"active": False})
+        expect(gone).to_have_count(0)  # no reload: the directory said its list changed
+        expect(provider_card(requester, "Dr. Ada Okafor")).to_be_visible()
+    finally:
+        clinic.api("admin", "PATCH", f"/users/{lindqvist}", {"active": True})
+        clinic.forget("lindqvist")  # the deactivation ended his token and sessions
+    expect(gone).to_be_visible()
+    expect(gone.get_by_text("Unavailable", exact=True)).to_be_visible()
+
+
 def test_an_unavailable_provider_cannot_be_asked_until_they_return(people, clinic):
     clinic.set_available("okafor", True)
     requester = people.login("station")

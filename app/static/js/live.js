@@ -110,6 +110,14 @@ export function connectLive({ events, onSnapshot, onEvent, streams = null, reloa
     }, Math.random() * 3000);
   });
   for (const name of events) socket.on(name, (payload) => deliver(name, payload));
+  // A change its events do not describe (a provider added to the directory, or gone from
+  // it): take its version, so what follows is not a gap, and read the stream again.
+  socket.on("stream_changed", (payload) => {
+    if (!follows(payload.stream)) return;
+    if (payload.version <= (versions.get(payload.stream) ?? 0)) return;
+    versions.set(payload.stream, payload.version);
+    socket.emit("resync", { stream: payload.stream });
+  });
   socket.on("connect", () => {
     banner.hidden = true;
     everConnected = true;
