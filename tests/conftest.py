@@ -49,14 +49,61 @@ TABLES = [
 TIER_ORDER = ["unit", "app", "realserver", "multi", "browser"]
 
 
-def pytest_collection_modifyitems(items):
-    """Fast tiers first: a broken transition fails in a second, before any browser starts."""
+def _own_services_per_worker() -> None:
+    """`make test` runs the suite in two pytest-xdist workers (gw0, gw1). What they share
+    must not mix: with TEST_DATABASE_URL each worker gets a PostgreSQL database of its own
+    (`test_gw0`, …, made here when missing), and the live servers a worker starts get a
+    Socket.IO channel and rate-limit key prefix of their own on the shared Redis.
+    Runs at import, in each worker, before any fixture reads the environment."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return
+    os.environ.setdefault("SOCKETIO_CHANNEL", f"anteroom-test-{worker}")
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        return
+    import psycopg
+    from sqlalchemy.engine import make_url
 
-    def tier(item) -> int:
-        parts = item.nodeid.split("/")
-        return TIER_ORDER.index(parts[1]) if len(parts) > 2 and parts[1] in TIER_ORDER else 0
+    parsed = make_url(url)
+    name = f"{parsed.database}_{worker}"
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://", 1)) as conn:
+        conn.autocommit = True
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+    os.environ["TEST_DATABASE_URL"] = parsed.set(database=name).render_as_string(False)
 
+
+_own_services_per_worker()
+
+
+def tier(item) -> int:
+    parts = item.nodeid.split("/")
+    return TIER_ORDER.index(parts[1]) if len(parts) > 2 and parts[1] in TIER_ORDER else 0
+
+
+def pytest_collection_modifyitems(config, items):
+    """Fast tiers first: a broken transition fails in a second, before any browser starts.
+    Under pytest-xdist the browser tier goes first instead, as one unit of work (below)."""
     items.sort(key=tier)
+    if hasattr(config, "workerinput"):
+        items.sort(key=lambda item: tier(item) != TIER_ORDER.index("browser"))
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """`make test`'s two workers: the browser tier is one unit of work, sent first, so one
+    worker runs it from start to end with one Chromium and one live server, while the other
+    takes every other module, one module at a time (so a module's servers start once).
+    (pytest-xdist's own `loadgroup` cannot do this with pytest 9.2: it renames items through
+    an attribute pytest no longer reads.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class TierScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return "tests/browser" if module.startswith("tests/browser/") else module
+
+    return TierScheduling(config, log)
 
 
 def _database_url_for_tests(tmp_path_factory) -> str:
