@@ -90,6 +90,7 @@ def pytest_collection_modifyitems(config, items):
         items.sort(key=lambda item: tier(item) != TIER_ORDER.index("browser"))
 
 
+@pytest.hookimpl(optionalhook=True)  # the suite runs without pytest-xdist too
 def pytest_xdist_make_scheduler(config, log):
     """`make test`'s two workers: the browser tier is one unit of work, sent first, so one
     worker runs it from start to end with one Chromium and one live server, while the other
