@@ -8,6 +8,8 @@ port of its own.
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import socket
 import subprocess
@@ -130,6 +132,7 @@ class LiveServer:
         )
         if self.redis_url:
             env["REDIS_URL"] = self.redis_url
+        env.update(coverage_env(self.async_mode))
         env.update(self.extra_env)
         return env
 
@@ -236,6 +239,19 @@ class LiveServer:
     def provider_id(self, token: str, name_prefix: str) -> int:
         providers = self.api("GET", "/providers", token).json()
         return next(p["id"] for p in providers if p["name"].startswith(name_prefix))
+
+
+def coverage_env(async_mode: str) -> dict:
+    """Under `make test COVERAGE=1`, coverage starts in each subprocess with the pytest
+    process's configuration (COVERAGE_PROCESS_CONFIG, base64 JSON). That measures threads
+    only ([tool.coverage.run] concurrency); a server under gevent or eventlet switches
+    greenlets too, so its copy adds the mode, or coverage would mix up their call stacks."""
+    inherited = os.environ.get("COVERAGE_PROCESS_CONFIG")
+    if not inherited or async_mode == "threading":
+        return {}
+    config = json.loads(base64.b64decode(inherited))
+    config["concurrency"] = [*config.get("concurrency", ["thread"]), async_mode]
+    return {"COVERAGE_PROCESS_CONFIG": base64.b64encode(json.dumps(config).encode()).decode()}
 
 
 def isolated_schema_url(url: str, schema: str) -> str:
