@@ -17,6 +17,10 @@ from tests.server import DEMO, DEMO_PASSWORD, ROOT, LiveServer, free_port, serve
 
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+# Chromium's fake camera sends 10 frames a second (its default is 20): every call test still
+# sees frames arrive and decode, for about a quarter less of the tier's CPU (measured on
+# three call tests: 110 s of CPU against 80 s).
+FAKE_DEVICES = "fps=10"
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -27,7 +31,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
     "--use-fake-ui-for-media-stream",
-    "--use-fake-device-for-media-stream",
+    f"--use-fake-device-for-media-stream={FAKE_DEVICES}",
     "--disable-features=WebRtcHideLocalIpsWithMdns",
 ]
 # A desk-sized screen: what a provider or a station actually has in front of them.

@@ -28,6 +28,7 @@ from tests.browser.support import (
     CHROMIUM,
     CHROMIUM_ARGS,
     EMAILS,
+    FAKE_DEVICES,
     NAMES,
     VIEWPORT,
     People,
@@ -141,10 +142,11 @@ def desk_browser(browser: Browser) -> Iterator[Browser]:
     args = [
         a
         for a in CHROMIUM_ARGS
-        if a not in ("--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream")
+        if a != "--use-fake-ui-for-media-stream"
+        and not a.startswith("--use-fake-device-for-media-stream")
     ]
     args += [
-        "--use-fake-device-for-media-stream=device-count=3",
+        f"--use-fake-device-for-media-stream=device-count=3,{FAKE_DEVICES}",
         f"--auto-select-tab-capture-source-by-title={SHARED_TAB}",
     ]
     desk = browser.browser_type.launch(executable_path=CHROMIUM, args=args)
