@@ -1,19 +1,23 @@
 """The real server in a subprocess, for the realserver and browser tiers and bench/.
 
 `LiveServer.start()` migrates and seeds a fresh database through the real CLI
-(`flask db upgrade`, `flask demo`), then runs `python wsgi.py` exactly as `make run` does,
+(`flask db upgrade`, `flask demo`; on SQLite, once per test process, then a copy of that
+file for each server), then runs `python wsgi.py` exactly as `make run` does,
 with the media worker (`python -m media.worker`, the self-test's echo peer) beside it on a
 port of its own.
 """
 
 from __future__ import annotations
 
+import atexit
 import base64
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -148,16 +152,23 @@ class LiveServer:
             check=True,
         )
 
+    def migrate_and_seed(self) -> None:
+        """What `make run` does before it serves: `flask db upgrade`, then `flask demo`."""
+        self.flask("db", "upgrade")
+        self.flask("demo")
+
     def start(self) -> LiveServer:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = self.port or free_port()
         self.worker_port = self.worker_port or free_port()
         if self.prepare:
-            if self.database_url and self.database_url.startswith("postgres"):
-                self.schema = f"live_{self.port}"
-                self.database_url = isolated_schema_url(self.database_url, self.schema)
-            self.flask("db", "upgrade")
-            self.flask("demo")
+            if self.database_url is None:
+                shutil.copyfile(seeded_sqlite(), self.workdir / "server.db")
+            else:
+                if self.database_url.startswith("postgres"):
+                    self.schema = f"live_{self.port}"
+                    self.database_url = isolated_schema_url(self.database_url, self.schema)
+                self.migrate_and_seed()
         if self.media_worker:
             self.worker_log = open(self.workdir / "worker.log", "w")  # noqa: SIM115
             self.worker = subprocess.Popen(
@@ -239,6 +250,24 @@ class LiveServer:
     def provider_id(self, token: str, name_prefix: str) -> int:
         providers = self.api("GET", "/providers", token).json()
         return next(p["id"] for p in providers if p["name"].startswith(name_prefix))
+
+
+_seeded: Path | None = None
+
+
+def seeded_sqlite() -> Path:
+    """A SQLite database migrated and seeded through the CLI (migrate_and_seed) once per
+    test process, which each server on the embedded default starts from a copy of: the
+    file each would have made itself, without two CLI processes per start."""
+    global _seeded
+    if _seeded is None or not _seeded.exists():
+        folder = Path(tempfile.mkdtemp(prefix="anteroom-seeded-"))
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        path = folder / "demo.db"
+        LiveServer(workdir=folder, database_url=f"sqlite:///{path}").migrate_and_seed()
+        assert not path.with_name(path.name + "-wal").exists()  # all of it is in the file
+        _seeded = path
+    return _seeded
 
 
 def coverage_env(async_mode: str) -> dict:
